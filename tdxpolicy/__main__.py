@@ -1,0 +1,3 @@
+from tdxpolicy.cli import main
+
+main()

@@ -1,0 +1,115 @@
+"""The ``tdxpolicy`` command line: options in, one library call, render, exit.
+
+Only this package reads argv, prints and chooses exit codes (house-style "Thin CLI").
+Command modules register themselves on :data:`app`; each imports only typer and the standard
+library at module level so that start-up stays cheap (heavy libraries are imported inside the
+command that needs them).
+
+Exit codes (cli-contract.md): 0 allowed/clean, 1 denied/findings, 2 invalid input or usage,
+3 host facts unavailable, 4 update attempted and failed.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import IntEnum
+from typing import Sequence
+
+import typer
+
+__all__ = ["app", "main", "ExitCode"]
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    DENIED = 1
+    INVALID = 2
+    HOST_UNAVAILABLE = 3
+    UPDATE_FAILED = 4
+
+
+app = typer.Typer(
+    name="tdxpolicy",
+    help=(
+        "Decide, before anything is uploaded, whether the running Intel TDX module can move to a "
+        "target version (upgrade, reinstall or rollback), and why."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+# Command modules register on `app` when imported. Keep this list in one place.
+from . import catalogue_cmds as _catalogue_cmds  # noqa: E402,F401
+from . import move_cmds as _move_cmds  # noqa: E402,F401
+from . import image_cmds as _image_cmds  # noqa: E402,F401
+from . import host_cmds as _host_cmds  # noqa: E402,F401
+from . import audit_cmds as _audit_cmds  # noqa: E402,F401
+
+
+def _wants_json(argv: Sequence[str]) -> bool:
+    """Whether the user asked for JSON, read from argv itself so that even a usage error
+    (which happens before options are parsed) is reported in the requested format."""
+    for i, a in enumerate(argv):
+        if a == "--format" and i + 1 < len(argv) and argv[i + 1] == "json":
+            return True
+        if a == "--format=json":
+            return True
+    return False
+
+
+def _emit_error(code: str, message: str, rendered: str, as_json: bool, extra: dict | None = None) -> None:
+    if as_json:
+        import json
+
+        err: dict = {"code": code, "message": message}
+        if extra:
+            err.update(extra)
+        sys.stdout.write(json.dumps({"error": err}) + "\n")
+    else:
+        sys.stderr.write(f"tdxpolicy: {rendered}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point. Returns (and exits with) the contract's exit code."""
+    import click
+
+    from ..errors import TdxPolicyError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = _wants_json(args)
+    try:
+        rv = app(args=args, prog_name="tdxpolicy", standalone_mode=False)
+        code = int(rv) if isinstance(rv, int) else 0
+    except TdxPolicyError as e:
+        problems = [p.to_json() for p in e.problems]
+        _emit_error(e.code, e.message, e.render(), as_json, {"problems": problems})
+        code = e.exit_code
+    except click.exceptions.NoArgsIsHelpError as e:
+        sys.stderr.write(e.format_message() if hasattr(e, "format_message") else str(e))
+        code = ExitCode.INVALID
+    except click.exceptions.UsageError as e:
+        hint = ""
+        if e.ctx is not None:
+            hint = f"\n(try '{e.ctx.command_path} --help')"
+        _emit_error("usage", e.format_message(), e.format_message() + hint, as_json)
+        code = ExitCode.INVALID
+    except click.exceptions.ClickException as e:
+        _emit_error("usage", e.format_message(), e.format_message(), as_json)
+        code = ExitCode.INVALID
+    except click.exceptions.Abort:
+        sys.stderr.write("tdxpolicy: aborted\n")
+        code = 130
+    except KeyboardInterrupt:
+        sys.stderr.write("tdxpolicy: interrupted\n")
+        code = 130
+    except BrokenPipeError:
+        # `tdxpolicy list | head`: the reader went away; not an error of ours.
+        try:
+            sys.stdout = None  # type: ignore[assignment]
+        finally:
+            code = 0
+    if argv is None:
+        raise SystemExit(code)
+    return code

@@ -1,0 +1,5 @@
+"""CLI commands: catalogue (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+from . import app  # noqa: F401

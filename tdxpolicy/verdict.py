@@ -1,0 +1,148 @@
+"""Answers as data: checks, verdicts, paths and selections.
+
+"Denied" is a normal :class:`Verdict` with every check listed, not an exception (house-style
+"Answers are data"). Renderers (:mod:`tdxpolicy.render`) turn these into text and JSON
+(``schemas/verdict.schema.json``); the engine (:mod:`tdxpolicy.engine`) produces them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any, Mapping
+
+from .model import Location
+from .version import Version
+
+__all__ = [
+    "Result",
+    "MoveKind",
+    "CheckCode",
+    "Check",
+    "Reversibility",
+    "Verdict",
+    "PathResult",
+    "Candidate",
+    "SelectResult",
+    "MoveOptions",
+]
+
+
+class Result(str, Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    UNKNOWN = "unknown"
+
+
+class MoveKind(str, Enum):
+    UPGRADE = "upgrade"
+    REINSTALL = "reinstall"
+    ROLLBACK = "rollback"
+    CROSS_SERIES = "cross-series"
+
+
+class CheckCode(str, Enum):
+    """Check codes of the CLI contract. Stable: add, never rename."""
+
+    TARGET_KNOWN = "target-known"
+    RUNNING_KNOWN = "running-known"
+    SAME_SERIES = "same-series"
+    UPDATE_RULE = "update-rule"
+    POLICY_DENY = "policy-deny"
+    ROLLBACK_RULE = "rollback-rule"
+    SEAMLDR = "seamldr"
+    CPU = "cpu"
+    DEBUG = "debug"
+    SVN = "svn"
+    HANDOFF = "handoff"
+    REMAINING_UPDATES = "remaining-updates"
+    SUPPORT_STATUS = "support-status"
+    ADVISORY = "advisory"
+    POLICY_FRESH = "policy-fresh"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of one move. ``code`` is a :class:`CheckCode` value or an image/host/audit
+    code in the same style. ``facts`` holds the JSON-able facts the check used."""
+
+    code: str
+    result: Result
+    message: str
+    source: Location | None = None
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reversibility:
+    """Whether a runtime move back to the version running before will be possible after it."""
+
+    possible: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    from_version: Version | None
+    to_version: Version
+    kind: MoveKind | None  # None when the running version is unknown
+    checks: tuple[Check, ...]
+    strict: bool = False
+    reversibility: Reversibility | None = None  # set on allowed verdicts
+
+    @property
+    def allowed(self) -> bool:
+        bad = {Result.FAIL, Result.UNKNOWN}
+        if self.strict:
+            bad.add(Result.WARN)
+        return not any(c.result in bad for c in self.checks)
+
+    @property
+    def failed(self) -> tuple[Check, ...]:
+        """The checks that deny (fail and unknown; warn too under --strict)."""
+        bad = {Result.FAIL, Result.UNKNOWN}
+        if self.strict:
+            bad.add(Result.WARN)
+        return tuple(c for c in self.checks if c.result in bad)
+
+    def with_checks(self, extra: tuple[Check, ...]) -> Verdict:
+        """This verdict with more checks (e.g. from an image); the answer is recomputed."""
+        return replace(self, checks=self.checks + extra)
+
+
+@dataclass(frozen=True)
+class PathResult:
+    from_version: Version | None
+    to_version: Version
+    found: bool
+    hops: tuple[Verdict, ...]
+    reason: str | None = None  # why none was found
+    blocking: tuple[Check, ...] = ()  # checks that block the best attempt, when none found
+
+
+@dataclass(frozen=True)
+class Candidate:
+    version: Version
+    allowed: bool
+    failed: tuple[str, ...]  # failing check codes
+    hops: int | None = None
+
+
+@dataclass(frozen=True)
+class SelectResult:
+    selected: Version | None
+    path: tuple[Verdict, ...]
+    candidates: tuple[Candidate, ...]
+
+
+@dataclass(frozen=True)
+class MoveOptions:
+    """How strictly a move is judged (cli-contract.md, "Options for moves")."""
+
+    allow_debug: bool = False
+    allow_rollback: bool = False
+    strict: bool = False
+    assume_unknown_ok: bool = False  # relaxes only host facts that were not given
+    today: _dt.date | None = None  # for `expires`; the CLI passes the real date

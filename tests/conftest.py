@@ -1,0 +1,40 @@
+"""Shared fixtures.
+
+Tests that read Intel's real published data use the ``intel_dir`` fixture, which skips
+cleanly when ``../shared/intel`` is absent (a fresh clone has no ``../shared``); every such
+area also has tests on data the tests generate themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _find_intel_dir() -> Path | None:
+    env = os.environ.get("TDXPOLICY_INTEL_DIR")
+    candidates = [Path(env)] if env else []
+    candidates.append(REPO.parent / "shared" / "intel")
+    for c in candidates:
+        if (c / "mapping_file.json").is_file():
+            return c
+    return None
+
+
+INTEL_DIR = _find_intel_dir()
+
+
+@pytest.fixture
+def intel_dir() -> Path:
+    if INTEL_DIR is None:
+        pytest.skip("Intel's published data (../shared/intel) is not present")
+    return INTEL_DIR
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO
