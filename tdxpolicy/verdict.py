@@ -146,3 +146,6 @@ class MoveOptions:
     strict: bool = False
     assume_unknown_ok: bool = False  # relaxes only host facts that were not given
     today: _dt.date | None = None  # for `expires`; the CLI passes the real date
+    # Advisory words acknowledged by the operator (`--acknowledge WORD`, "all" for every one):
+    # an acknowledged advisory passes, an unacknowledged one warns.
+    acknowledged: frozenset[str] = frozenset()
