@@ -1,0 +1,202 @@
+"""Sources: turn files into :class:`~tdxpolicy.model.PolicyDocument` values, and those into a
+merged :class:`~tdxpolicy.catalogue.Catalogue`.
+
+``--policy`` takes files or directories. Each file is recognised by extension and content:
+
+- ``.tdxpolicy``, or any text file whose first statement is ``format``: a policy document
+  (:mod:`tdxpolicy.sources.document`);
+- Intel's ``mapping_file.json``, the binaries README table, the MRSEAM release table:
+  recognised and parsed by :mod:`tdxpolicy.sources.intel` (imported only when needed).
+
+Directories are walked recursively in name order; inside a directory only ``.tdxpolicy``,
+``.json`` and ``.md`` files are considered, and hidden entries are skipped. A file named
+explicitly must be of a known kind. Unreadable files or directories raise
+:class:`~tdxpolicy.errors.InputError` (exit 2), and a failure anywhere loads nothing.
+
+This package reads files; it decides nothing (the engine does) and prints nothing (the CLI
+does).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from ..errors import InputError
+from ..model import Location, PolicyDocument, SourceKind
+from .embedded import embedded_documents
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..catalogue import Catalogue
+
+__all__ = [
+    "embedded_documents",
+    "load_documents",
+    "load_document",
+    "load_catalogue",
+    "sniff",
+    "MAX_SOURCE_BYTES",
+]
+
+#: No source file is larger than this (Intel's biggest is a few KiB).
+MAX_SOURCE_BYTES = 16 * 1024 * 1024
+_DIRECTORY_SUFFIXES = (".tdxpolicy", ".json", ".md")
+_HEAD_BYTES = 4096
+
+
+def _unreadable(path: Path, err: OSError) -> InputError:
+    why = err.strerror or str(err)
+    return InputError.at(f"cannot read {path}: {why}", Location(str(path)), code="unreadable")
+
+
+def sniff(path: Path, head: bytes) -> SourceKind | None:
+    """The kind of a source file from its name and first bytes; ``None`` if unknown."""
+    from .document import looks_like_document
+
+    if path.suffix == ".tdxpolicy" or looks_like_document(head):
+        return SourceKind.DOCUMENT
+    intel = _intel_module()
+    if intel is None:
+        return None
+    kind: SourceKind | None = intel.sniff_kind(path, head)
+    return kind
+
+
+def _intel_module():  # type: ignore[no-untyped-def]
+    """:mod:`tdxpolicy.sources.intel`, or ``None`` while it is not part of this build."""
+    try:
+        from . import intel
+    except ImportError:
+        return None
+    return intel
+
+
+def _unsupported(path: Path) -> InputError:
+    return InputError.at(
+        f"unsupported file kind: {path} is not a policy document (.tdxpolicy, starting with "
+        "'format 1'), an Intel mapping_file.json, an Intel binaries README table or an Intel "
+        "MRSEAM release table",
+        Location(str(path)),
+        code="unsupported-source",
+    )
+
+
+def load_document(path: Path) -> PolicyDocument:
+    """Read and parse one file of any known kind."""
+    from .document import MAX_DOCUMENT_BYTES, read_document
+
+    try:
+        size = path.stat().st_size
+        if size > max(MAX_SOURCE_BYTES, MAX_DOCUMENT_BYTES):
+            raise InputError.at(
+                f"file is {size / (1024 * 1024):.1f} MiB; a policy source may be at most "
+                f"{MAX_SOURCE_BYTES // (1024 * 1024)} MiB (is this the right file?)",
+                Location(str(path)),
+            )
+        data = path.read_bytes()
+    except OSError as e:
+        raise _unreadable(path, e) from None
+    name = str(path)
+    kind = sniff(path, data[:_HEAD_BYTES])
+    if kind is SourceKind.DOCUMENT:
+        return read_document(data, name)
+    intel = _intel_module()
+    if kind is None or intel is None:
+        raise _unsupported(path)
+    if kind is SourceKind.MAPPING_JSON:
+        doc: PolicyDocument = intel.parse_mapping_json(data, name)
+        return doc
+    text = _decode_text(data, name)
+    if kind is SourceKind.README_TABLE:
+        doc = intel.parse_readme_table(text, name)
+    elif kind is SourceKind.MRSEAM_TABLE:
+        doc = intel.parse_mrseam_table(text, name)
+    else:  # pragma: no cover - every SourceKind is handled above
+        raise _unsupported(path)
+    return doc
+
+
+def _decode_text(data: bytes, file: str) -> str:
+    """Markdown sources: strict UTF-8 (a BOM is tolerated there: GitHub's editor writes one)."""
+    from .document import _line_col_of_offset
+
+    try:
+        return data.decode("utf-8-sig", errors="strict")
+    except UnicodeDecodeError as e:
+        line, col = _line_col_of_offset(data, e.start)
+        raise InputError.at(
+            f"byte 0x{data[e.start]:02X} is not valid UTF-8; save the file as UTF-8",
+            Location(file, line, col, offset=e.start),
+        ) from None
+
+
+def _walk(directory: Path) -> list[Path]:
+    out: list[Path] = []
+
+    def onerror(e: OSError) -> None:
+        raise _unreadable(Path(e.filename or directory), e)
+
+    for root, dirs, files in os.walk(directory, onerror=onerror):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for f in sorted(files):
+            if not f.startswith(".") and f.endswith(_DIRECTORY_SUFFIXES):
+                out.append(Path(root) / f)
+    return out
+
+
+def _expand(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
+    """(file, named explicitly?) for every path; directories expanded."""
+    out: list[tuple[Path, bool]] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            if not os.access(p, os.R_OK | os.X_OK):
+                raise InputError.at(
+                    f"cannot read directory {p}: permission denied", Location(str(p)), code="unreadable"
+                )
+            found = _walk(p)
+            if not found:
+                raise InputError.at(
+                    f"no policy sources in directory {p} (looked for *.tdxpolicy, *.json, *.md)",
+                    Location(str(p)),
+                    code="unreadable",
+                )
+            out.extend((f, False) for f in found)
+        elif p.exists():
+            out.append((p, True))
+        else:
+            raise InputError.at(f"cannot read {p}: no such file or directory", Location(str(p)),
+                                code="unreadable")
+    return out
+
+
+def load_documents(paths: Sequence[Path]) -> list[PolicyDocument]:
+    """Every document in ``paths`` (files or directories), in order; all or nothing."""
+    docs: list[PolicyDocument] = []
+    for path, explicit in _expand(paths):
+        if not explicit and path.suffix != ".tdxpolicy":
+            # Inside a directory, .json/.md files that are not Intel sources are skipped
+            # (a directory may hold notes); named files must be of a known kind.
+            try:
+                with path.open("rb") as fh:
+                    head = fh.read(_HEAD_BYTES)
+            except OSError as e:
+                raise _unreadable(path, e) from None
+            if sniff(path, head) is None:
+                continue
+        docs.append(load_document(path))
+    return docs
+
+
+def load_catalogue(paths: Sequence[Path] = (), include_default: bool = True) -> Catalogue:
+    """The merged catalogue of the embedded documents (unless left out) and ``paths``.
+
+    Raises :class:`~tdxpolicy.errors.InputError` for unreadable or invalid sources and
+    :class:`~tdxpolicy.errors.ConflictError` when sources disagree on a fact.
+    """
+    from ..catalogue import merge
+
+    docs: list[PolicyDocument] = list(embedded_documents()) if include_default else []
+    docs.extend(load_documents(paths))
+    return merge(docs)

@@ -1,0 +1,107 @@
+"""The embedded catalogue: Intel's releases as policy documents shipped inside the package.
+
+The documents (``tdxpolicy/data/releases/*.tdxpolicy``) are the source of truth; they are also
+shipped precompiled as ``tdxpolicy/data/catalogue.json`` so that a run does not build the lark
+parser and re-parse them (cold start-up budget, issue #2 item 10). The JSON carries the SHA-256
+digest of the documents' names and bytes; at run time the digest is recomputed from the shipped
+documents (cheap: ~20 KiB) and, if it differs (someone edited or added a document in the
+installed package), the documents are parsed from text instead. So the cache can never serve
+stale facts, and nothing is ever written into the package directory.
+
+Standard library only on the fast path (json, hashlib).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ..model import PolicyDocument
+
+__all__ = [
+    "COMPILED_NAME",
+    "COMPILED_TAG",
+    "releases_dir",
+    "read_embedded_bytes",
+    "digest_documents",
+    "compile_documents",
+    "embedded_documents",
+    "compiled_is_current",
+]
+
+COMPILED_NAME = "catalogue.json"
+COMPILED_TAG = "catalogue/1"
+
+
+def releases_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "data" / "releases"
+
+
+def read_embedded_bytes() -> dict[str, bytes]:
+    """The shipped documents, by file name, in name order."""
+    d = releases_dir()
+    if not d.is_dir():
+        return {}
+    return {p.name: p.read_bytes() for p in sorted(d.iterdir()) if p.suffix == ".tdxpolicy"}
+
+
+def digest_documents(docs: dict[str, bytes]) -> str:
+    """SHA-256 over every (name, bytes), in name order, length-prefixed so that no two
+    different sets of documents give the same byte stream."""
+    h = hashlib.sha256()
+    for name in sorted(docs):
+        raw = name.encode("utf-8")
+        h.update(len(raw).to_bytes(8, "little") + raw)
+        h.update(len(docs[name]).to_bytes(8, "little") + docs[name])
+    return "sha256:" + h.hexdigest()
+
+
+def _parse_all(docs: dict[str, bytes]) -> list[PolicyDocument]:
+    from .document import read_document
+
+    return [read_document(data, name, embedded=True) for name, data in sorted(docs.items())]
+
+
+def compile_documents(docs: dict[str, bytes]) -> bytes:
+    """Parse the documents and write them as the ``catalogue/1`` JSON export (bytes)."""
+    from ..serialize import document_to_json
+
+    out = {
+        "tdxpolicy": COMPILED_TAG,
+        "digest": digest_documents(docs),
+        "documents": [document_to_json(d) for d in _parse_all(docs)],
+    }
+    return (json.dumps(out, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _load_compiled(docs: dict[str, bytes]) -> list[PolicyDocument] | None:
+    path = releases_dir().parent / COMPILED_NAME
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("tdxpolicy") != COMPILED_TAG:
+        return None
+    if data.get("digest") != digest_documents(docs):
+        return None
+    from ..serialize import document_from_json
+
+    try:
+        return [document_from_json(d) for d in data["documents"]]
+    except (KeyError, TypeError, ValueError):
+        return None  # a damaged cache is not an error: parse the documents instead
+
+
+def compiled_is_current() -> bool:
+    return _load_compiled(read_embedded_bytes()) is not None
+
+
+def embedded_documents() -> list[PolicyDocument]:
+    """Every shipped document: from the precompiled JSON when it matches the documents'
+    digest, otherwise parsed from the documents themselves."""
+    docs = read_embedded_bytes()
+    loaded = _load_compiled(docs)
+    if loaded is not None:
+        return loaded
+    return _parse_all(docs)
