@@ -1,8 +1,74 @@
 """tdxpolicy: policy engine and compatibility checker for Intel TDX module runtime updates.
 
-The public API is re-exported here lazily so that ``import tdxpolicy`` stays cheap.
+The public API (:mod:`tdxpolicy.api`) is re-exported here lazily so that ``import tdxpolicy``
+stays cheap: ``tdxpolicy.decide`` imports the engine on first use.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+_API = (
+    "load_catalogue",
+    "host_facts_from_json",
+    "decide",
+    "plan",
+    "select",
+    "Catalogue",
+    "Release",
+    "HostFacts",
+    "Version",
+    "parse_version",
+    "MoveOptions",
+    "MoveKind",
+    "Result",
+    "Check",
+    "Verdict",
+    "PathResult",
+    "SelectResult",
+    "Candidate",
+    "TdxPolicyError",
+    "InputError",
+)
+
+__all__ = ["__version__", *_API]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .api import (  # noqa: F401
+        Candidate,
+        Catalogue,
+        Check,
+        HostFacts,
+        InputError,
+        MoveKind,
+        MoveOptions,
+        PathResult,
+        Release,
+        Result,
+        SelectResult,
+        TdxPolicyError,
+        Verdict,
+        Version,
+        decide,
+        host_facts_from_json,
+        load_catalogue,
+        parse_version,
+        plan,
+        select,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from . import api
+
+        value = getattr(api, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tdxpolicy' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

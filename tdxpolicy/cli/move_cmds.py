@@ -1,5 +1,428 @@
-"""CLI commands: move (placeholder until its issue lands)."""
+"""CLI commands that decide moves: ``can-upgrade``, ``path``, ``select``, ``list``, ``fleet``.
+
+Each command: options -> one library call (:mod:`tdxpolicy.engine`, :mod:`tdxpolicy.fleet`)
+-> render (:mod:`tdxpolicy.render`) -> exit code (cli-contract.md). Only typer and the
+standard library are imported at module level; everything else is imported inside the
+command so that ``tdxpolicy --help`` and the other commands do not pay for it.
+"""
 
 from __future__ import annotations
 
-from . import app  # noqa: F401
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional, Sequence
+
+import typer
+
+from . import ExitCode, app
+from .facts_opts import (
+    AcknowledgeOpt,
+    AllowDebugOpt,
+    AllowRollbackOpt,
+    AssumeUnknownOkOpt,
+    CpuidOpt,
+    FactsOpt,
+    FromOpt,
+    RemainingOpt,
+    SeamldrOpt,
+    StrictOpt,
+    host_facts_from_options,
+    move_options_from,
+    parse_version_flag,
+)
+from .options import FormatOpt, NoDefaultPolicyOpt, OutputFormat, PolicyOpt
+
+if TYPE_CHECKING:
+    from ..catalogue import Catalogue
+    from ..hostfacts import HostFacts
+    from ..verdict import Check, MoveOptions, Verdict
+    from ..version import Version
+
+ToOpt = Annotated[
+    Optional[str], typer.Option("--to", metavar="VERSION", help="Target TDX module version.")
+]
+MaxHopsOpt = Annotated[
+    Optional[int],
+    typer.Option("--max-hops", metavar="N", min=1,
+                 help="At most N runtime updates (default: path: the remaining-update budget; "
+                 "select: 1)."),
+]
+ImageOpt = Annotated[
+    Optional[list[Path]],
+    typer.Option("--image", metavar="PATH",
+                 help="Module image to install (repeatable): its own facts are cross-checked "
+                 "against the catalogue; without --to its identified version is the target."),
+]
+
+
+# --- shared steps ------------------------------------------------------------------------------
+
+
+def _catalogue(policy: Sequence[Path] | None, no_default: bool) -> Catalogue:
+    from ..sources import load_catalogue
+
+    return load_catalogue(list(policy or ()), include_default=not no_default)
+
+
+def _probe_running(facts: HostFacts) -> HostFacts:
+    """No running version given: ask the host (cli-contract.md, "Host facts"), flags win."""
+    from dataclasses import replace
+
+    from ..errors import HostError
+
+    try:
+        from ..host.probe import probe  # type: ignore[attr-defined]
+    except ImportError:
+        raise HostError(
+            "running module version unknown: give --from or --facts", code="host-unavailable"
+        ) from None
+    probed = probe()
+    probed_facts: HostFacts = getattr(probed, "facts", probed)
+    if probed_facts.module_version is None:
+        raise HostError("running module version unknown: give --from or --facts")
+    given = {
+        name: getattr(facts, name)
+        for name in ("seamldr_version", "cpuid", "num_remaining_updates", "host")
+        if getattr(facts, name) is not None
+    }
+    return replace(probed_facts, **given)
+
+
+def _host_facts(
+    from_: str | None, seamldr: str | None, cpuid: list[str] | None, remaining: str | None,
+    facts: Path | None,
+) -> HostFacts:
+    host = host_facts_from_options(from_, seamldr, cpuid, remaining, facts)
+    if host.module_version is None:
+        host = _probe_running(host)
+    return host
+
+
+def _target(to: str | None) -> Version | None:
+    return parse_version_flag("--to", to) if to is not None else None
+
+
+def _image_checks(
+    images: Sequence[Path], catalogue: Catalogue, target: Version | None
+) -> tuple[Version | None, tuple[Check, ...]]:
+    """Read each ``--image`` and cross-check it; returns (target, the images' checks).
+
+    Without ``--to`` the first image's identified version is the target.
+    """
+    from ..errors import InputError
+
+    try:
+        from ..image import image_move_checks  # type: ignore[attr-defined]
+    except ImportError:
+        raise InputError("--image: image support is not available in this build",
+                         code="unavailable") from None
+    checks: list[Check] = []
+    for path in images:
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise InputError(f"--image: cannot read {path}: {e.strerror or e}",
+                             code="unreadable") from None
+        ident, found = image_move_checks(data, str(path), catalogue, target)
+        if target is None:
+            if ident is None:
+                raise InputError(
+                    f"--image: {path}: the image's version could not be identified from the "
+                    "catalogue; give --to VERSION", code="unidentified-image")
+            target = ident
+            ident, found = image_move_checks(data, str(path), catalogue, target)
+        checks.extend(found)
+    return target, tuple(checks)
+
+
+def _need_target(target: Version | None) -> Version:
+    from ..errors import InputError
+
+    if target is None:
+        raise InputError("--to VERSION is required (or --image PATH)", code="usage")
+    return target
+
+
+def _emit(fmt: OutputFormat, text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _color() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _json(doc: Any) -> str:
+    from ..render.json_out import dumps
+
+    return dumps(doc) + "\n"
+
+
+def _decide_with_images(
+    catalogue: Catalogue, host: HostFacts, target: Version, options: MoveOptions,
+    extra: tuple[Check, ...],
+) -> Verdict:
+    from ..engine import decide
+
+    verdict = decide(catalogue, host, target, options)
+    return verdict.with_checks(extra) if extra else verdict
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+@app.command("can-upgrade")
+def can_upgrade(
+    to: ToOpt = None,
+    from_: FromOpt = None,
+    seamldr: SeamldrOpt = None,
+    cpuid: CpuidOpt = None,
+    remaining: RemainingOpt = None,
+    facts: FactsOpt = None,
+    assume_unknown_ok: AssumeUnknownOkOpt = False,
+    allow_debug: AllowDebugOpt = False,
+    allow_rollback: AllowRollbackOpt = False,
+    strict: StrictOpt = False,
+    acknowledge: AcknowledgeOpt = None,
+    image: ImageOpt = None,
+    policy: PolicyOpt = None,
+    no_default_policy: NoDefaultPolicyOpt = False,
+    format: FormatOpt = OutputFormat.text,
+) -> int:
+    """Decide one move (upgrade, reinstall or rollback). Exit 0 allowed, 1 denied."""
+    target = _target(to)
+    host = _host_facts(from_, seamldr, cpuid, remaining, facts)
+    options = move_options_from(allow_debug, allow_rollback, strict, acknowledge,
+                                assume_unknown_ok)
+    catalogue = _catalogue(policy, no_default_policy)
+    extra: tuple[Check, ...] = ()
+    if image:
+        target, extra = _image_checks(image, catalogue, target)
+    verdict = _decide_with_images(catalogue, host, _need_target(target), options, extra)
+    if format is OutputFormat.json:
+        from ..render.json_out import verdict_json
+
+        _emit(format, _json(verdict_json(verdict)))
+    else:
+        from ..render.text import render_verdict
+
+        _emit(format, render_verdict(verdict, color=_color()))
+    return ExitCode.OK if verdict.allowed else ExitCode.DENIED
+
+
+def _path_with_images(result: Any, extra: tuple[Check, ...]) -> Any:
+    """Append the image's checks to the last hop; a hop they deny makes the path not found."""
+    from dataclasses import replace
+
+    if not extra or not result.found or not result.hops:
+        return result
+    last = result.hops[-1].with_checks(extra)
+    hops = result.hops[:-1] + (last,)
+    if last.allowed:
+        return replace(result, hops=hops)
+    return replace(result, found=False, hops=(),
+                   reason=f"the image for {last.to_version} fails its checks",
+                   blocking=last.failed)
+
+
+@app.command("path")
+def path_cmd(
+    to: ToOpt = None,
+    max_hops: MaxHopsOpt = None,
+    from_: FromOpt = None,
+    seamldr: SeamldrOpt = None,
+    cpuid: CpuidOpt = None,
+    remaining: RemainingOpt = None,
+    facts: FactsOpt = None,
+    assume_unknown_ok: AssumeUnknownOkOpt = False,
+    allow_debug: AllowDebugOpt = False,
+    allow_rollback: AllowRollbackOpt = False,
+    strict: StrictOpt = False,
+    acknowledge: AcknowledgeOpt = None,
+    image: ImageOpt = None,
+    policy: PolicyOpt = None,
+    no_default_policy: NoDefaultPolicyOpt = False,
+    format: FormatOpt = OutputFormat.text,
+) -> int:
+    """Shortest sequence of permitted moves within the remaining-update budget.
+    Exit 0 found, 1 none."""
+    from ..engine import plan
+
+    target = _target(to)
+    host = _host_facts(from_, seamldr, cpuid, remaining, facts)
+    options = move_options_from(allow_debug, allow_rollback, strict, acknowledge,
+                                assume_unknown_ok)
+    catalogue = _catalogue(policy, no_default_policy)
+    extra: tuple[Check, ...] = ()
+    if image:
+        target, extra = _image_checks(image, catalogue, target)
+    result = plan(catalogue, host, _need_target(target), options, max_hops=max_hops)
+    result = _path_with_images(result, extra)
+    if format is OutputFormat.json:
+        from ..render.json_out import path_json
+
+        _emit(format, _json(path_json(result)))
+    else:
+        from ..render.text import render_path
+
+        _emit(format, render_path(result, color=_color()))
+    return ExitCode.OK if result.found else ExitCode.DENIED
+
+
+@app.command("select")
+def select_cmd(
+    max_hops: MaxHopsOpt = None,
+    from_: FromOpt = None,
+    seamldr: SeamldrOpt = None,
+    cpuid: CpuidOpt = None,
+    remaining: RemainingOpt = None,
+    facts: FactsOpt = None,
+    assume_unknown_ok: AssumeUnknownOkOpt = False,
+    allow_debug: AllowDebugOpt = False,
+    allow_rollback: AllowRollbackOpt = False,
+    strict: StrictOpt = False,
+    acknowledge: AcknowledgeOpt = None,
+    image: ImageOpt = None,
+    policy: PolicyOpt = None,
+    no_default_policy: NoDefaultPolicyOpt = False,
+    format: FormatOpt = OutputFormat.text,
+) -> int:
+    """The newest release this host can move to (one hop unless --max-hops), with every
+    candidate and why it fails. With --image: whether the image's release is reachable.
+    Exit 0 found, 1 none."""
+    from ..verdict import Candidate, SelectResult
+
+    host = _host_facts(from_, seamldr, cpuid, remaining, facts)
+    options = move_options_from(allow_debug, allow_rollback, strict, acknowledge,
+                                assume_unknown_ok)
+    catalogue = _catalogue(policy, no_default_policy)
+    if image:
+        from ..engine import plan
+
+        target, extra = _image_checks(image, catalogue, None)
+        assert target is not None
+        p = _path_with_images(
+            plan(catalogue, host, target, options, max_hops=max_hops or 1), extra
+        )
+        failed = tuple(dict.fromkeys(c.code for c in p.blocking)) if not p.found else ()
+        result = SelectResult(
+            selected=target if p.found else None,
+            path=p.hops,
+            candidates=(Candidate(target, p.found, failed, len(p.hops) if p.found else None),),
+        )
+    else:
+        from ..engine import select
+
+        result = select(catalogue, host, options, max_hops=max_hops or 1)
+    if format is OutputFormat.json:
+        from ..render.json_out import select_json
+
+        _emit(format, _json(select_json(result, host.module_version)))
+    else:
+        from ..render.text import render_select
+
+        _emit(format, render_select(result, color=_color(), from_version=host.module_version))
+    return ExitCode.OK if result.selected is not None else ExitCode.DENIED
+
+
+@app.command("list")
+def list_cmd(
+    from_: FromOpt = None,
+    seamldr: SeamldrOpt = None,
+    cpuid: CpuidOpt = None,
+    remaining: RemainingOpt = None,
+    facts: FactsOpt = None,
+    assume_unknown_ok: AssumeUnknownOkOpt = False,
+    allow_debug: AllowDebugOpt = False,
+    allow_rollback: AllowRollbackOpt = False,
+    strict: StrictOpt = False,
+    acknowledge: AcknowledgeOpt = None,
+    policy: PolicyOpt = None,
+    no_default_policy: NoDefaultPolicyOpt = False,
+    format: FormatOpt = OutputFormat.text,
+) -> int:
+    """Every release of the catalogue, newest first, with its status for these host facts
+    (when any are given). Exit 0. The host is not probed: give --from or --facts."""
+    host = host_facts_from_options(from_, seamldr, cpuid, remaining, facts)
+    catalogue = _catalogue(policy, no_default_policy)
+    given = facts is not None or any(
+        x for x in (from_, seamldr, cpuid, remaining)
+    )
+    verdicts = None
+    if given:
+        from ..engine import decide
+
+        options = move_options_from(allow_debug, allow_rollback, strict, acknowledge,
+                                    assume_unknown_ok)
+        verdicts = {r.version: decide(catalogue, host, r.version, options) for r in catalogue}
+    if format is OutputFormat.json:
+        from ..render.json_out import list_json
+
+        _emit(format, _json(list_json(catalogue, verdicts, host.module_version)))
+    else:
+        from ..render.text import render_list
+
+        _emit(format, render_list(catalogue, verdicts, color=_color(),
+                                  from_version=host.module_version))
+    return ExitCode.OK
+
+
+@app.command("fleet")
+def fleet_cmd(
+    facts_file: Annotated[
+        str, typer.Argument(metavar="FACTS.jsonl", help="One host-facts JSON object per line; "
+                            "'-' reads stdin.")
+    ],
+    to: ToOpt = None,
+    select_: Annotated[
+        bool, typer.Option("--select", help="Per host: the newest release it can move to.")
+    ] = False,
+    max_hops: MaxHopsOpt = None,
+    assume_unknown_ok: AssumeUnknownOkOpt = False,
+    allow_debug: AllowDebugOpt = False,
+    allow_rollback: AllowRollbackOpt = False,
+    strict: StrictOpt = False,
+    acknowledge: AcknowledgeOpt = None,
+    policy: PolicyOpt = None,
+    no_default_policy: NoDefaultPolicyOpt = False,
+    format: FormatOpt = OutputFormat.text,
+) -> int:
+    """Decide for every host of a fleet: JSON Lines in, one JSON line out per input line, in
+    order; summary on stderr. Exit 2 if any line was malformed, else 1 if any host is denied,
+    else 0."""
+    from ..errors import InputError
+    from ..fleet import run_fleet
+
+    if (to is None) == (not select_):
+        raise InputError("fleet: give exactly one of --to VERSION or --select", code="usage")
+    target = _target(to)
+    options = move_options_from(allow_debug, allow_rollback, strict, acknowledge,
+                                assume_unknown_ok)
+    catalogue = _catalogue(policy, no_default_policy)
+    if facts_file == "-":
+        stream = sys.stdin.buffer
+        name = "<stdin>"
+        close = False
+    else:
+        try:
+            stream = open(facts_file, "rb")
+        except OSError as e:
+            raise InputError(f"cannot read {facts_file}: {e.strerror or e}",
+                             code="unreadable") from None
+        name = facts_file
+        close = True
+    try:
+        sys.stdout.flush()
+        summary = run_fleet(
+            stream, sys.stdout.buffer, catalogue, options,
+            target=target, max_hops=max_hops or 1, file=name,
+        )
+    finally:
+        if close:
+            stream.close()
+    sys.stdout.flush()
+    sys.stderr.write(summary.render() + "\n")
+    return summary.exit_code

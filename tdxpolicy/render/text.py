@@ -1,0 +1,278 @@
+"""Text for people: verdicts, paths, selections and the release list.
+
+Layout: the answer first (``DENIED: 1.5.16 -> 1.5.08 (rollback)``), then a compact table of
+checks with failures first (fail, unknown, warn, pass) and the ``file:line`` that decided each,
+then what to do next. Colour is plain ANSI escapes and only when the caller says so (the CLI
+passes ``color=sys.stdout.isatty()``); no terminal library is imported, so text output costs
+nothing at start-up. No I/O here.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from ..catalogue import Catalogue, Release
+from ..model import Location
+from ..verdict import Check, PathResult, Result, SelectResult, Verdict
+from ..version import Version
+
+__all__ = [
+    "render_verdict",
+    "render_path",
+    "render_select",
+    "render_list",
+    "next_steps",
+    "sort_checks",
+]
+
+_ORDER = {Result.FAIL: 0, Result.UNKNOWN: 1, Result.WARN: 2, Result.PASS: 3}
+_COLOURS = {
+    Result.FAIL: "\x1b[31;1m",
+    Result.UNKNOWN: "\x1b[35;1m",
+    Result.WARN: "\x1b[33m",
+    Result.PASS: "\x1b[32m",
+}
+_RESET = "\x1b[0m"
+_BOLD = "\x1b[1m"
+_DIM = "\x1b[2m"
+
+
+def _c(text: str, code: str, color: bool) -> str:
+    return f"{code}{text}{_RESET}" if color else text
+
+
+def sort_checks(checks: Sequence[Check]) -> list[Check]:
+    """Failures first (fail, unknown, warn, pass); the engine's order within each group."""
+    return sorted(checks, key=lambda c: _ORDER.get(c.result, 4))
+
+
+def _cite(loc: Location | None) -> str:
+    if loc is None:
+        return ""
+    s = loc.file.rsplit("/", 1)[-1] if loc.file.startswith("/") else loc.file
+    if loc.line is not None:
+        s += f":{loc.line}"
+    elif loc.path is not None:
+        s += f" {loc.path}"
+    return s
+
+
+def _from_text(v: Version | None) -> str:
+    return v.text if v is not None else "(unknown)"
+
+
+def _reversible(possible: bool, reason: str) -> str:
+    word = "yes" if possible else "no"
+    if reason.lower().startswith(word):
+        return reason
+    return f"{word} ({reason})"
+
+
+def verdict_headline(verdict: Verdict, color: bool = False) -> str:
+    word = "ALLOWED" if verdict.allowed else "DENIED"
+    kind = verdict.kind.value if verdict.kind is not None else "running version unknown"
+    head = f"{word}: {_from_text(verdict.from_version)} -> {verdict.to_version.text} ({kind})"
+    return _c(head, "\x1b[32;1m" if verdict.allowed else "\x1b[31;1m", color)
+
+
+def _table(checks: Sequence[Check], color: bool, indent: str = "  ") -> list[str]:
+    rows = sort_checks(checks)
+    if not rows:
+        return []
+    wcode = max(len(c.code) for c in rows)
+    lines = []
+    for c in rows:
+        res = c.result.value.ljust(7)
+        cite = _cite(c.source)
+        tail = f"  [{cite}]" if cite else ""
+        lines.append(
+            f"{indent}{_c(res, _COLOURS.get(c.result, ''), color)} {c.code.ljust(wcode)}  "
+            f"{c.message}{_c(tail, _DIM, color) if tail else ''}"
+        )
+    return lines
+
+
+# What an operator can do about each failing check (cli-contract.md codes).
+_ADVICE: Mapping[str, str] = {
+    "target-known": "the catalogue does not know the target: add a policy document that "
+    "describes it (--policy) or check the version",
+    "running-known": "the catalogue does not know the running module: add a policy document "
+    "that describes it (--policy); its SVN and handoff values cannot be checked otherwise",
+    "same-series": "runtime updates stay inside one major.minor series; moving series needs a "
+    "reboot with the new module (BIOS)",
+    "update-rule": "the target's policy does not admit this running version: try "
+    "'tdxpolicy path --to {to}' for intermediate hops",
+    "policy-deny": "a 'deny' rule blocks this move; see the cited document for the reason",
+    "rollback-rule": "no policy grants this rollback; --allow-rollback permits it if you accept "
+    "the risk (loader rules still apply)",
+    "seamldr": "update P-SEAMLDR first (it ships with the BIOS), or pick a target it supports",
+    "cpu": "the target's image does not support every CPU package of this host",
+    "debug": "the target is debug-signed; --allow-debug permits it on a debug-unlocked platform",
+    "svn": "the loader would reject this image after the running module shut down, killing "
+    "every TD: do not attempt this move at runtime",
+    "handoff": "the new module cannot import the running module's handoff data: do not attempt "
+    "this move at runtime",
+    "remaining-updates": "P-SEAMLDR has no runtime updates left: reboot to reset its log",
+    "support-status": "the target is not a supported release; see its status reason",
+    "advisory": "read the advisory and acknowledge it with --acknowledge WORD",
+    "policy-fresh": "a policy document is past its 'expires' date: fetch a current one",
+}
+
+
+def next_steps(verdict: Verdict) -> list[str]:
+    """Advice for each distinct denying (or warning) check, in table order."""
+    out: list[str] = []
+    seen: set[str] = set()
+    unknown_facts = False
+    for c in sort_checks(verdict.checks):
+        if c.result is Result.PASS:
+            continue
+        if c.result is Result.WARN and c.code not in ("advisory", "policy-fresh"):
+            continue
+        if c.result is Result.UNKNOWN and c.code not in ("target-known", "running-known"):
+            unknown_facts = True
+            continue
+        if c.code in seen or c.code not in _ADVICE:
+            continue
+        seen.add(c.code)
+        out.append(_ADVICE[c.code].format(to=verdict.to_version.text))
+    if unknown_facts:
+        out.append(
+            "some host facts are unknown: give --seamldr, --cpuid, --remaining (or --facts "
+            "FILE), or --assume-unknown-ok for off-line planning"
+        )
+    return out
+
+
+def render_verdict(verdict: Verdict, color: bool = False) -> str:
+    lines = [verdict_headline(verdict, color)]
+    lines.extend(_table(verdict.checks, color))
+    if verdict.allowed and verdict.reversibility is not None:
+        r = verdict.reversibility
+        lines.append(f"Reversible: {_reversible(r.possible, r.reason)}")
+    steps = next_steps(verdict)
+    if steps:
+        lines.append("Next:" if len(steps) == 1 else "Next steps:")
+        lines.extend(f"  - {s}" for s in steps)
+    return "\n".join(lines) + "\n"
+
+
+def render_path(result: PathResult, color: bool = False) -> str:
+    src = _from_text(result.from_version)
+    if result.found:
+        n = len(result.hops)
+        chain = " -> ".join([src] + [h.to_version.text for h in result.hops])
+        lines = [
+            _c(f"PATH FOUND: {chain} ({n} hop{'s' if n != 1 else ''})", "\x1b[32;1m", color)
+        ]
+        for i, hop in enumerate(result.hops, 1):
+            lines.append(f"hop {i}: " + verdict_headline(hop, color))
+            lines.extend(_table(hop.checks, color, indent="    "))
+            if hop.reversibility is not None:
+                r = hop.reversibility
+                lines.append(f"    reversible: {_reversible(r.possible, r.reason)}")
+        return "\n".join(lines) + "\n"
+    lines = [
+        _c(f"NO PATH: {src} -> {result.to_version.text}", "\x1b[31;1m", color),
+        f"Reason: {result.reason or 'no permitted sequence of moves'}",
+    ]
+    if result.blocking:
+        lines.append("Blocking checks:")
+        lines.extend(_table(result.blocking, color))
+    return "\n".join(lines) + "\n"
+
+
+def render_select(result: SelectResult, color: bool = False,
+                  from_version: Version | None = None) -> str:
+    src = from_version
+    if src is None and result.path:
+        src = result.path[0].from_version
+    if result.selected is not None:
+        chain = " -> ".join([_from_text(src)] + [h.to_version.text for h in result.path])
+        lines = [_c(f"SELECTED: {result.selected.text} ({chain})", "\x1b[32;1m", color)]
+    else:
+        lines = [_c(f"NOTHING SELECTABLE from {_from_text(src)}", "\x1b[31;1m", color)]
+    if result.candidates:
+        lines.append("Candidates (newest first):")
+        wv = max(len(c.version.text) for c in result.candidates)
+        for c in result.candidates:
+            mark = "allowed" if c.allowed else "denied "
+            hops = f"  {c.hops} hop{'s' if c.hops != 1 else ''}" if c.hops else ""
+            why = f"  failed: {', '.join(c.failed)}" if c.failed else ""
+            res = _c(mark, "\x1b[32m" if c.allowed else "\x1b[31m", color)
+            lines.append(f"  {c.version.text.ljust(wv)}  {res}{hops}{why}")
+    for i, hop in enumerate(result.path, 1):
+        if hop.reversibility is not None:
+            r = hop.reversibility
+            lines.append(
+                f"hop {i} {_from_text(hop.from_version)} -> {hop.to_version.text}: "
+                f"reversible: {_reversible(r.possible, r.reason)}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _policy_summary(r: Release) -> str:
+    parts = []
+    if r.update_from:
+        parts.append("from " + " | ".join(str(u.versions) for u in r.update_from))
+    else:
+        parts.append("no runtime update")
+    if r.deny_from:
+        parts.append("deny " + " | ".join(str(d.versions) for d in r.deny_from))
+    if r.rollback_to:
+        parts.append("rollback to " + " | ".join(str(b.versions) for b in r.rollback_to))
+    return "; ".join(parts)
+
+
+def render_list(
+    catalogue: Catalogue,
+    verdicts: Mapping[Version, Verdict] | None = None,
+    color: bool = False,
+    from_version: Version | None = None,
+) -> str:
+    """Every release, newest first: version, series, published, status, update policy, and
+    whether this host can move there when facts were given."""
+    header = ["VERSION", "SERIES", "PUBLISHED", "STATUS", "UPDATE POLICY"]
+    if verdicts is not None:
+        header.append(f"FROM {_from_text(from_version)}")
+    rows: list[list[str]] = []
+    for r in catalogue.newest_first():
+        f = r.facts
+        status = f.status.value.kind.value if f.status is not None else "supported"
+        row = [
+            r.version.text,
+            r.version.series_text,
+            f.published.value.isoformat() if f.published is not None else "-",
+            status,
+            _policy_summary(r),
+        ]
+        if verdicts is not None:
+            v = verdicts.get(r.version)
+            if v is None:
+                row.append("-")
+            else:
+                kind = v.kind.value if v.kind is not None else "?"
+                if v.allowed:
+                    row.append(f"yes ({kind})")
+                else:
+                    row.append(f"no ({kind}): " + ", ".join(dict.fromkeys(c.code for c in v.failed)))
+        rows.append(row)
+    if not rows:
+        return "(the catalogue is empty)\n"
+    widths = [max(len(header[i]), *(len(row[i]) for row in rows)) for i in range(len(header))]
+    last = len(header) - 1
+
+    def fmt(cells: Sequence[str]) -> str:
+        return "  ".join(
+            c if i == last else c.ljust(widths[i]) for i, c in enumerate(cells)
+        ).rstrip()
+
+    lines = [_c(fmt(header), _BOLD, color)]
+    for row in rows:
+        line = fmt(row)
+        if color and verdicts is not None:
+            cell = row[-1]
+            colour = "\x1b[32m" if cell.startswith("yes") else "\x1b[31m"
+            line = line[: len(line) - len(cell)] + _c(cell, colour, True)
+        lines.append(line)
+    return "\n".join(lines) + "\n"
