@@ -1,5 +1,149 @@
-"""CLI commands: audit (placeholder until its issue lands)."""
+"""CLI command ``audit``: Intel's release data, policy documents and images checked against
+each other (issue #6).
+
+Loads the documents (embedded catalogue unless ``--no-default-policy``, plus ``--policy``)
+*without merging them* (the audit compares sources that disagree), reads and verifies the
+images of ``--images``, runs :func:`tdxpolicy.audit.run_audit`, renders text, JSON
+(``audit/1``) or SARIF 2.1.0. Exit 0 clean, 1 findings, 2 unreadable input.
+"""
 
 from __future__ import annotations
 
-from . import app  # noqa: F401
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from . import ExitCode, app
+from .options import NoDefaultPolicyOpt, PolicyOpt
+
+if TYPE_CHECKING:  # pragma: no cover
+    import datetime as _dt
+
+    from ..audit import AuditImage
+
+# Files taken from an --images directory (Intel publishes *.blob; converted images and
+# sigstruct/module joins are often named *.bin or *.img).
+IMAGE_SUFFIXES = (".blob", ".bin", ".img", ".image")
+
+
+class AuditFormat(str, Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+
+
+def _parse_today(text: str | None) -> _dt.date:
+    import datetime as dt
+
+    from ..errors import InputError
+
+    if text is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError.at(
+            f"--today: expected a date like 2026-11-26 (YYYY-MM-DD), got {text!r}",
+            code="usage",
+        ) from None
+
+
+def _image_files(path: Path) -> list[Path]:
+    from ..errors import InputError
+    from ..model import Location
+
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise InputError.at("no such file or directory",
+                            Location(str(path)), code="unreadable")
+    try:
+        found = sorted(
+            p for p in path.rglob("*")
+            if p.is_file() and p.suffix in IMAGE_SUFFIXES and not p.name.startswith(".")
+        )
+    except OSError as e:
+        raise InputError.at(f"cannot read {path}: {e.strerror or e}", Location(str(path)),
+                            code="unreadable") from None
+    if not found:
+        raise InputError.at(
+            f"no images in directory {path} (looked for {', '.join('*' + s for s in IMAGE_SUFFIXES)})",
+            Location(str(path)),
+            code="unreadable",
+        )
+    return found
+
+
+def _load_images(path: Path) -> list[AuditImage]:
+    """Read every image; a file that cannot be read is an input error (exit 2); a file that is
+    read but is not a valid image is a finding (``image-invalid``)."""
+    from ..audit import from_image, unreadable_image
+    from ..errors import InputError
+    from ..image.reader import read_file_limited, read_image
+    from ..image.verify import verify
+
+    out: list[AuditImage] = []
+    for f in _image_files(path):
+        data = read_file_limited(f)  # InputError (exit 2) when unreadable
+        try:
+            image = read_image(data, str(f))
+        except InputError as e:
+            p = e.problems[0]
+            out.append(unreadable_image(str(f), p.message, p.location))
+            continue
+        out.append(from_image(image, verify(image)))
+    return out
+
+
+@app.command("audit")
+def audit_cmd(
+    policy: PolicyOpt = None,
+    no_default_policy: NoDefaultPolicyOpt = False,
+    images: Annotated[
+        Optional[Path],
+        typer.Option("--images", help="Directory of module images (*.blob, *.bin, *.img) to "
+                     "verify and check against the sources; or one image file."),
+    ] = None,
+    fmt: Annotated[
+        AuditFormat,
+        typer.Option("--format", help="Output format: text, json (audit/1) or sarif (2.1.0).",
+                     case_sensitive=False),
+    ] = AuditFormat.text,
+    today: Annotated[
+        Optional[str],
+        typer.Option("--today", help="Date for the stale-document rule (YYYY-MM-DD); default: "
+                     "today."),
+    ] = None,
+) -> int:
+    """Check Intel's release data, policy documents and images against each other.
+
+    Exit 0 when clean, 1 when there are findings, 2 when an input cannot be read.
+    """
+    import json
+    import os
+
+    from .. import __version__
+    from ..audit import relativize, run_audit
+    from ..sources import embedded_documents, load_documents
+
+    day = _parse_today(today)
+    docs = [] if no_default_policy else list(embedded_documents())
+    docs.extend(load_documents(list(policy or [])))
+    imgs = _load_images(images) if images is not None else []
+    report = relativize(run_audit(docs, imgs, today=day), os.getcwd())
+    if fmt is AuditFormat.json:
+        from ..audit.report import to_json
+
+        sys.stdout.write(json.dumps(to_json(report), indent=2) + "\n")
+    elif fmt is AuditFormat.sarif:
+        from ..render.sarif import to_sarif
+
+        sys.stdout.write(json.dumps(to_sarif(report, __version__), indent=2) + "\n")
+    else:
+        from ..audit.report import to_text
+
+        sys.stdout.write(to_text(report))
+    return int(ExitCode.DENIED if report.findings else ExitCode.OK)

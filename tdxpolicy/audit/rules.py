@@ -1,0 +1,640 @@
+"""The audit rules: pure functions from documents and images to findings.
+
+The audit works on :class:`~tdxpolicy.model.PolicyDocument` values *before* merging, because
+its job is to compare sources that may disagree (merging refuses them). Every rule is a
+function ``rule(ctx) -> list[Finding]`` over an :class:`AuditContext`; none reads files, the
+clock or the host (the CLI loads, and passes "today"). Each rule cites the domain rule it rests
+on; :data:`tdxpolicy.audit.findings.RULES` holds the descriptions shown to users.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+from ..catalogue import fact_key
+from ..model import (
+    FACT_NAMES,
+    Location,
+    PolicyDocument,
+    ReleaseBlock,
+    SourceKind,
+    Sourced,
+    Svn,
+)
+from ..version import Op, Version
+from .findings import Finding, Severity, rule_info
+from .images import AuditImage, name_version
+from .intervals import Span, rollback_domain, span_of, update_domain
+
+__all__ = ["AuditContext", "ALL_RULES", "RuleFn"]
+
+
+# --- shared views of the inputs --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decl:
+    """One block of one document declaring a release."""
+
+    doc: PolicyDocument
+    block: ReleaseBlock
+
+
+@dataclass
+class AuditContext:
+    """The inputs of one audit and indexes over them (built once, read by every rule)."""
+
+    documents: Sequence[PolicyDocument]
+    images: Sequence[AuditImage] = ()
+    today: _dt.date = _dt.date(1970, 1, 1)
+    decls: dict[Version, list[Decl]] = field(default_factory=dict)
+    # normalised measurement (upper hex, no 0x) -> versions declaring it as mrseam or seamhash
+    by_hash: dict[str, set[Version]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for doc in self.documents:
+            for b in doc.releases:
+                self.decls.setdefault(b.version, []).append(Decl(doc, b))
+                for name in ("mrseam", "seamhash"):
+                    s = getattr(b.facts, name)
+                    if s is not None:
+                        self.by_hash.setdefault(_hash(s.value), set()).add(b.version)
+
+    @property
+    def known(self) -> list[Version]:
+        return sorted(self.decls)
+
+    def series(self, s: tuple[int, int]) -> list[Version]:
+        return [v for v in self.known if v.series == s]
+
+    def facts(self, v: Version, name: str) -> list[Sourced[Any]]:
+        out: list[Sourced[Any]] = []
+        for d in self.decls.get(v, ()):
+            f = getattr(d.block.facts, name)
+            if f is not None:
+                out.append(f)
+        return out
+
+    def first_fact(self, v: Version, name: str) -> Sourced[Any] | None:
+        f = self.facts(v, name)
+        return f[0] if f else None
+
+    def admitted(self, v: Version) -> Span:
+        """Running versions whose runtime update into ``v`` the merged policy permits:
+        the union of every `update from`, minus every `deny from`, within the update domain."""
+        allow, deny = Span(), Span()
+        for d in self.decls.get(v, ()):
+            for u in d.block.update_from:
+                allow = allow | span_of(u.versions)
+            for x in d.block.deny_from:
+                deny = deny | span_of(x.versions)
+        return (allow & update_domain(v)) - deny
+
+    def image_versions(self, img: AuditImage) -> set[Version]:
+        """Releases an image is identified as: by its seamhash; else by its file name."""
+        if img.facts.seamhash is not None:
+            hit = self.by_hash.get(_hash(img.facts.seamhash.value))
+            if hit:
+                return set(hit)
+        nv = name_version(img.path)
+        return {nv} if nv is not None else set()
+
+
+RuleFn = Callable[[AuditContext], list[Finding]]
+
+
+def _hash(value: str) -> str:
+    return str(value).strip().upper().removeprefix("0X")
+
+
+def _finding(rule: str, message: str, locations: Iterable[Location], subject: str,
+             keys: Iterable[str] = (), severity: Severity | None = None) -> Finding:
+    locs: list[Location] = []
+    for loc in locations:
+        if loc not in locs:
+            locs.append(loc)
+    return Finding(
+        rule=rule,
+        severity=severity or rule_info(rule).severity,
+        message=message,
+        locations=tuple(locs),
+        subject=subject,
+        keys=tuple(keys),
+    )
+
+
+def _hex(n: int) -> str:
+    return f"{n:#X}".replace("0X", "0x")
+
+
+def show_fact(name: str, value: Any) -> str:
+    if name == "platforms":
+        return " ".join(_hex(p) for p in value)
+    if name == "seamldr":
+        return " ".join(v.text for v in value)
+    if name == "features0":
+        return _hex(value)
+    if name in ("mrseam", "seamhash", "measurement"):
+        return "0x" + _hash(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _rules_text(rules: Iterable[Any], word: str) -> str:
+    return " or ".join(f"'{word} {r.versions}'" for r in rules)
+
+
+def _describe(span: Span, known: Sequence[Version]) -> str:
+    """Words for a set of running versions, naming the known ones it holds."""
+    hits = [v.text for v in known if v in span]
+    if not span:
+        return "no version"
+    if hits:
+        return "known versions " + ", ".join(hits)
+    return "no known version"
+
+
+# --- rules -----------------------------------------------------------------------------------
+
+
+def no_update_policy(ctx: AuditContext) -> list[Finding]:
+    """A release with an MRSEAM but no `update from` anywhere cannot be updated into at runtime
+    (policy-format.md, 'Meaning of a missing fact'; domain.md section 5, known gaps)."""
+    out: list[Finding] = []
+    for v in ctx.known:
+        mrseams = ctx.facts(v, "mrseam")
+        if not mrseams:
+            continue
+        if any(d.block.update_from for d in ctx.decls[v]):
+            continue
+        out.append(_finding(
+            "no-update-policy",
+            f"release {v} has a published MRSEAM but no source gives it an update policy "
+            f"(no 'update from' rule): no running module may be updated into it at runtime; "
+            f"add Intel's policy for it when published, or load it at boot",
+            [m.source for m in mrseams] + [d.block.source for d in ctx.decls[v]],
+            v.canonical,
+        ))
+    return out
+
+
+def no_published_mrseam(ctx: AuditContext) -> list[Finding]:
+    """A release that can be installed (update policy or image) but whose measurement no
+    source publishes (domain.md section 4: seamhash is the published MRSEAM; section 5)."""
+    images_of: dict[Version, list[AuditImage]] = {}
+    for img in ctx.images:
+        if img.parsed:
+            for v in ctx.image_versions(img):
+                images_of.setdefault(v, []).append(img)
+    out: list[Finding] = []
+    for v in sorted(set(ctx.known) | set(images_of)):
+        if ctx.facts(v, "mrseam"):
+            continue
+        rules = [u for d in ctx.decls.get(v, ()) for u in d.block.update_from]
+        hashes = ctx.facts(v, "seamhash")
+        imgs = images_of.get(v, [])
+        if not (rules or hashes or imgs):
+            continue
+        what = []
+        if rules:
+            what.append("an update policy")
+        if hashes or imgs:
+            what.append("an image")
+        locs = [u.source for u in rules] + [h.source for h in hashes]
+        locs += [i.facts.seamhash.source if i.facts.seamhash else Location(i.path) for i in imgs]
+        out.append(_finding(
+            "no-published-mrseam",
+            f"release {v} has {' and '.join(what)} but no published MRSEAM: its module "
+            f"measurement cannot be checked against Intel's release table, and attestation "
+            f"verifiers will not recognise it; check the seamhash against a trusted source",
+            locs,
+            v.canonical,
+        ))
+    return out
+
+
+_COMPARED_FACTS = tuple(n for n in FACT_NAMES if n not in ("mrseam", "seamhash"))
+
+
+def _is_description(doc: PolicyDocument, block: ReleaseBlock) -> bool:
+    """Whether a block describes the release (and so its update rules restate the release's
+    policy) rather than adding site rules to it: Intel's sources always describe; a policy
+    document's block describes when it declares at least one fact (policy-format.md: an
+    operator's document may open a release with only rules, and rules accumulate)."""
+    return doc.kind is not SourceKind.DOCUMENT or bool(block.facts.items())
+
+
+def source_disagreement(ctx: AuditContext) -> list[Finding]:
+    """The same fact with different values in different places (policy-format.md, 'Merging'),
+    MRSEAM vs image seamhash (domain.md section 4), and sources whose update rules admit
+    different running versions (domain.md section 2, update-rule)."""
+    out: list[Finding] = []
+    for v in ctx.known:
+        for name in _COMPARED_FACTS + ("measurement",):
+            if name == "measurement":
+                decls = ctx.facts(v, "mrseam") + ctx.facts(v, "seamhash")
+                key: Callable[[Any], Any] = _hash
+            else:
+                decls = ctx.facts(v, name)
+                key = (lambda n: lambda val: fact_key(n, val))(name)
+            groups: dict[Any, list[Sourced[Any]]] = {}
+            for d in decls:
+                groups.setdefault(key(d.value), []).append(d)
+            if len(groups) < 2:
+                continue
+            label = "MRSEAM/seamhash" if name == "measurement" else name
+            shown = "; ".join(
+                f"{show_fact(name, g[0].value)} at " + ", ".join(str(x.source) for x in g)
+                for g in groups.values()
+            )
+            values = sorted(show_fact(name, g[0].value) for g in groups.values())
+            out.append(_finding(
+                "source-disagreement",
+                f"release {v}: sources disagree on {label}: {shown}",
+                [d.source for d in decls],
+                v.canonical,
+                (name, *values),
+            ))
+        out.extend(_update_rule_disagreement(ctx, v))
+    return out
+
+
+def _update_rule_disagreement(ctx: AuditContext, v: Version) -> list[Finding]:
+    dom = update_domain(v)
+    per_source: dict[str, tuple[Span, list[Any]]] = {}
+    for d in ctx.decls[v]:
+        if not d.block.update_from or not _is_description(d.doc, d.block):
+            continue
+        span, rules = per_source.get(d.doc.file, (Span(), []))
+        for u in d.block.update_from:
+            span = span | (span_of(u.versions) & dom)
+            rules.append(u)
+        per_source[d.doc.file] = (span, rules)
+    if len(per_source) < 2:
+        return []
+    distinct: dict[tuple[tuple[int, int], ...], list[str]] = {}
+    for file, (span, _rules) in per_source.items():
+        distinct.setdefault(span.parts, []).append(file)
+    if len(distinct) < 2:
+        return []
+    series = ctx.series(v.series)
+    items = list(per_source.items())
+    a_file, (a_span, _a) = items[0]
+    b_file, (b_span, _b) = next(it for it in items[1:] if it[1][0].parts != a_span.parts)
+    diff = (a_span - b_span) | (b_span - a_span)
+    example = next((w for w in series if w in diff), None) or diff.first()
+    assert example is not None
+    side = a_file if example in a_span else b_file
+    other = b_file if side == a_file else a_file
+    shown = "; ".join(
+        f"{_rules_text(rules, 'update from')} at {file} ({_describe(span, series)})"
+        for file, (span, rules) in per_source.items()
+    )
+    return [_finding(
+        "source-disagreement",
+        f"release {v}: sources disagree on which running versions may update into it: "
+        f"{shown}; e.g. {example} is admitted by {side} but not by {other}",
+        [r.source for _f, (_s, rules) in per_source.items() for r in rules],
+        v.canonical,
+        ("update-from", *sorted(str(sorted(p)) for p in distinct)),
+    )]
+
+
+def svn_decrease(ctx: AuditContext) -> list[Finding]:
+    """Inside a series a newer release must not have a lower SVN, nor another major SVN, than
+    an older one: P-SEAMLDR refuses T.minor < R.minor (EBADSIG) and T.major != R.major
+    (EUNSUPPORTED) after shutdown (domain.md section 2, svn)."""
+    out: list[Finding] = []
+    for s in sorted({v.series for v in ctx.known}):
+        best: tuple[Version, Sourced[Svn]] | None = None  # older release with the highest SVN
+        for v in ctx.series(s):
+            cur = ctx.first_fact(v, "svn")
+            if cur is None:
+                continue
+            if best is not None:
+                ov, osvn = best
+                a, b = osvn.value, cur.value
+                if b.major != a.major or b.minor < a.minor:
+                    why = (
+                        f"major SVN changes from {a.major} to {b.major} (EUNSUPPORTED)"
+                        if b.major != a.major
+                        else f"SVN {b} is lower than {a} (EBADSIG)"
+                    )
+                    out.append(_finding(
+                        "svn-decrease",
+                        f"release {v} has SVN {b} but the older {ov} has {a}: {why}; "
+                        f"P-SEAMLDR would refuse the update {ov} -> {v} after the running "
+                        f"module has shut down, killing every TD",
+                        [cur.source, osvn.source],
+                        v.canonical,
+                        (ov.canonical, str(a), str(b)),
+                    ))
+            if best is None or cur.value > best[1].value:
+                best = (v, cur)
+    return out
+
+
+def _bits(n: int) -> list[int]:
+    return [i for i in range(n.bit_length()) if n >> i & 1]
+
+
+def features_lost(ctx: AuditContext) -> list[Finding]:
+    """TDX_FEATURES0 bits set in an older release and clear in a newer one that it may be
+    updated into: consecutive releases of a series, and every pair the update policy admits
+    (domain.md section 5: bits disappear on some 2.0.x upgrades)."""
+    out: list[Finding] = []
+    for s in sorted({v.series for v in ctx.known}):
+        with_f = [(v, f) for v in ctx.series(s) if (f := ctx.first_fact(v, "features0"))]
+        pairs: list[tuple[int, int]] = [(i, i + 1) for i in range(len(with_f) - 1)]
+        for j, (t, _ft) in enumerate(with_f):
+            adm = ctx.admitted(t)
+            pairs += [(i, j) for i in range(j) if with_f[i][0] in adm and (i, j) not in pairs]
+        for i, j in sorted(set(pairs)):
+            (r, fr), (t, ft) = with_f[i], with_f[j]
+            lost = fr.value & ~ft.value
+            if not lost:
+                continue
+            bits = _bits(lost)
+            out.append(_finding(
+                "features-lost",
+                f"upgrade {r} -> {t} loses TDX_FEATURES0 bit{'s' if len(bits) > 1 else ''} "
+                f"{', '.join(map(str, bits))} ({_hex(lost)}): set in {r} ({_hex(fr.value)}), "
+                f"clear in {t} ({_hex(ft.value)})",
+                [ft.source, fr.source],
+                t.canonical,
+                (r.canonical, _hex(lost)),
+            ))
+    return out
+
+
+def _rule_sites(ctx: AuditContext) -> Iterable[tuple[str, Any, Version | None, PolicyDocument]]:
+    """Every rule with its statement word and the release it belongs to (None: `deny to`)."""
+    for doc in ctx.documents:
+        for dt in doc.deny_to:
+            yield "deny to", dt, None, doc
+        for b in doc.releases:
+            for u in b.update_from:
+                yield "update from", u, b.version, doc
+            for x in b.deny_from:
+                yield "deny from", x, b.version, doc
+            for rb in b.rollback_to:
+                yield "rollback to", rb, b.version, doc
+
+
+def _neighbours(known: Sequence[Version], w: Version) -> str:
+    same = [k for k in known if k.series == w.series]
+    below = [k for k in same if k < w]
+    above = [k for k in same if k > w]
+    near = ([below[-1].text] if below else []) + ([above[0].text] if above else [])
+    if not near:
+        return f"no release of series {w.series_text} is known"
+    return "nearest known: " + " and ".join(near)
+
+
+def unknown_version_ref(ctx: AuditContext) -> list[Finding]:
+    """Clauses naming versions no source declares (domain.md section 2: a version the
+    catalogue does not know cannot be checked; usually a typo)."""
+    known = set(ctx.known)
+    ordered = ctx.known
+    out: list[Finding] = []
+    for word, rule, target, _doc in _rule_sites(ctx):
+        for c in rule.versions.clauses:
+            if c.op in (Op.ANY, Op.SERIES) or c.version is None or c.version in known:
+                continue
+            where = f" of release {target}" if target is not None else ""
+            out.append(_finding(
+                "unknown-version-ref",
+                f"'{word} {rule.versions}'{where} refers to {c.version}, which no source "
+                f"knows as a release ({_neighbours(ordered, c.version)})",
+                [rule.source],
+                target.canonical if target is not None else "",
+                (word, str(rule.versions), c.version.canonical),
+            ))
+    return out
+
+
+def never_matches(ctx: AuditContext) -> list[Finding]:
+    """Rules that admit nothing they could apply to (domain.md section 2, same-series: updates
+    and rollbacks stay inside a series; policy-format.md: `update from` governs upgrades and
+    reinstalls, `rollback to` older versions, `deny from` overrides `update from`)."""
+    out: list[Finding] = []
+    for word, rule, target, _doc in _rule_sites(ctx):
+        span = span_of(rule.versions)
+        subject = target.canonical if target is not None else ""
+        keys = (word, str(rule.versions))
+        if target is None:
+            if not span:
+                out.append(_finding(
+                    "never-matches",
+                    f"'{word} {rule.versions}' can never match: its clauses contradict each "
+                    f"other",
+                    [rule.source], subject, keys,
+                ))
+            continue
+        if word == "rollback to":
+            dom, what = rollback_domain(target), (
+                f"a rollback from {target} goes to an older {target.series_text}.x version")
+        else:
+            dom, what = update_domain(target), (
+                f"a runtime update into {target} comes from a running "
+                f"{target.series_text}.x version not newer than {target}")
+        if span & dom:
+            continue
+        why = ("its clauses contradict each other" if not span
+               else f"{what}, and none satisfies '{rule.versions}'")
+        out.append(_finding(
+            "never-matches",
+            f"'{word} {rule.versions}' of release {target} can never match: {why}",
+            [rule.source], subject, keys,
+        ))
+    # An `update from` whose every admitted version is denied never takes effect.
+    for v in ctx.known:
+        dom = update_domain(v)
+        denies = [x for d in ctx.decls[v] for x in d.block.deny_from]
+        if not denies:
+            continue
+        denied = Span()
+        for x in denies:
+            denied = denied | span_of(x.versions)
+        for d in ctx.decls[v]:
+            for u in d.block.update_from:
+                adm = span_of(u.versions) & dom
+                if adm and adm.issubset(denied):
+                    hit = [x for x in denies if span_of(x.versions) & adm]
+                    out.append(_finding(
+                        "never-matches",
+                        f"'update from {u.versions}' of release {v} never takes effect: every "
+                        f"version it admits is denied by "
+                        + ", ".join(f"'deny from {x.versions}' at {x.source}" for x in hit),
+                        [u.source] + [x.source for x in hit],
+                        v.canonical,
+                        ("update from", str(u.versions), "denied"),
+                    ))
+    return out
+
+
+def unreachable_release(ctx: AuditContext) -> list[Finding]:
+    """A release with an update policy that admits no older known release of its series
+    (after `deny from` and the SVN rule), although older ones exist: hosts on them need a
+    reboot (domain.md section 2, update-rule and svn). Releases with no policy at all are
+    `no-update-policy`; rules that admit nothing are `never-matches`; withdrawn releases and
+    site `deny to` are unreachable on purpose and not reported."""
+    out: list[Finding] = []
+    site_denied = Span()
+    for doc in ctx.documents:
+        for dt in doc.deny_to:
+            site_denied = site_denied | span_of(dt.versions)
+    for v in ctx.known:
+        rules = [u for d in ctx.decls[v] for u in d.block.update_from]
+        if not rules or v in site_denied:
+            continue
+        status = ctx.first_fact(v, "status")
+        if status is not None and status.value.kind.value == "withdrawn":
+            continue
+        adm = ctx.admitted(v)
+        if not adm:
+            continue
+        older = [r for r in ctx.series(v.series) if r < v]
+        if not older:
+            continue  # first release of its series: installed at boot
+        tsvn = ctx.first_fact(v, "svn")
+
+        def svn_ok(r: Version) -> bool:
+            rsvn = ctx.first_fact(r, "svn")
+            if rsvn is None or tsvn is None:
+                return True  # unknown is not proof of unreachability
+            return bool(rsvn.value.major == tsvn.value.major
+                        and tsvn.value.minor >= rsvn.value.minor)
+
+        if any(r in adm and svn_ok(r) for r in older):
+            continue
+        blocked_by_svn = [r.text for r in older if r in adm]
+        reason = (
+            f"its policy admits {', '.join(blocked_by_svn)} but the SVN rule refuses them"
+            if blocked_by_svn
+            else f"its update policy ({_rules_text(rules, 'update from')}) admits none of "
+                 f"the older releases {', '.join(r.text for r in older)}"
+        )
+        out.append(_finding(
+            "unreachable-release",
+            f"no older release can update into {v} at runtime: {reason}; hosts running "
+            f"them need a reboot to reach it",
+            [u.source for u in rules],
+            v.canonical,
+            (",".join(r.canonical for r in older),),
+        ))
+    return out
+
+
+def stale_document(ctx: AuditContext) -> list[Finding]:
+    """A document past its `expires` date (policy-format.md, Document statements)."""
+    out: list[Finding] = []
+    for doc in ctx.documents:
+        exp = doc.meta.expires
+        if exp is None or exp.value >= ctx.today:
+            continue
+        out.append(_finding(
+            "stale-document",
+            f"document expired on {exp.value.isoformat()} (today is {ctx.today.isoformat()}): "
+            f"verdicts that use it warn (policy-fresh) and fail under --strict; review it and "
+            f"issue it again with a new expires date",
+            [exp.source],
+            doc.file,
+            (exp.value.isoformat(),),
+        ))
+    return out
+
+
+def image_invalid(ctx: AuditContext) -> list[Finding]:
+    """Images failing a kernel or P-SEAMLDR check (domain.md section 4)."""
+    out: list[Finding] = []
+    for img in ctx.images:
+        for f in img.failures:
+            out.append(_finding(
+                "image-invalid",
+                f"image {img.path} does not verify ({f.code}): {f.message}",
+                [f.location],
+                img.path,
+                (f.code,),
+            ))
+    return out
+
+
+_IMAGE_FACTS = ("svn", "platforms", "handoff", "debug")
+
+
+def image_mismatch(ctx: AuditContext) -> list[Finding]:
+    """Image identity and facts against the sources (domain.md section 4: seamhash is the
+    MRSEAM; cli-contract.md, Images: a mismatch denies)."""
+    out: list[Finding] = []
+    for img in ctx.images:
+        if not img.parsed:
+            continue
+        claimed = name_version(img.path)
+        sh = img.facts.seamhash
+        by_hash = sorted(ctx.by_hash.get(_hash(sh.value), ())) if sh is not None else []
+        if sh is not None and not by_hash:
+            extra, related = "", []
+            if claimed is not None and claimed in ctx.decls:
+                known_h = ctx.facts(claimed, "mrseam") + ctx.facts(claimed, "seamhash")
+                if known_h:
+                    extra = (f"; its file name says {claimed}, whose MRSEAM is "
+                             f"{show_fact('mrseam', known_h[0].value)}")
+                    related = [h.source for h in known_h]
+            out.append(_finding(
+                "image-mismatch",
+                f"image {img.path}: seamhash {show_fact('seamhash', sh.value)} is the MRSEAM "
+                f"of no known release{extra}",
+                [sh.source] + related,
+                img.path,
+                ("hash-unknown", _hash(sh.value)),
+            ))
+            continue
+        if sh is not None and claimed is not None and claimed not in by_hash:
+            named = ", ".join(v.text for v in by_hash)
+            out.append(_finding(
+                "image-mismatch",
+                f"image {img.path}: the file name says {claimed} but its seamhash is the "
+                f"MRSEAM of {named}; identify images by hash, not by name",
+                [sh.source] + [h.source for v in by_hash
+                               for h in ctx.facts(v, "mrseam") + ctx.facts(v, "seamhash")],
+                img.path,
+                ("name", claimed.canonical, named),
+            ))
+        for v in by_hash:
+            for name in _IMAGE_FACTS:
+                mine = getattr(img.facts, name)
+                if mine is None:
+                    continue
+                theirs = [d for d in ctx.facts(v, name)
+                          if fact_key(name, d.value) != fact_key(name, mine.value)]
+                if not theirs:
+                    continue
+                shown = ", ".join(f"{show_fact(name, d.value)} at {d.source}" for d in theirs)
+                out.append(_finding(
+                    "image-mismatch",
+                    f"image {img.path} (release {v} by its seamhash) has {name} "
+                    f"{show_fact(name, mine.value)}, but the sources say {shown}",
+                    [mine.source] + [d.source for d in theirs],
+                    img.path,
+                    ("fact", v.canonical, name, show_fact(name, mine.value)),
+                ))
+    return out
+
+
+ALL_RULES: tuple[tuple[str, RuleFn], ...] = (
+    ("no-update-policy", no_update_policy),
+    ("no-published-mrseam", no_published_mrseam),
+    ("source-disagreement", source_disagreement),
+    ("svn-decrease", svn_decrease),
+    ("features-lost", features_lost),
+    ("unknown-version-ref", unknown_version_ref),
+    ("never-matches", never_matches),
+    ("unreachable-release", unreachable_release),
+    ("stale-document", stale_document),
+    ("image-invalid", image_invalid),
+    ("image-mismatch", image_mismatch),
+)

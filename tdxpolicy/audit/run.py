@@ -1,0 +1,98 @@
+"""Run the audit: every rule over the documents and images, findings in a stable order.
+
+:func:`run_audit` is the one entry point the CLI calls after loading; it is pure (the caller
+passes ``today``). :func:`relativize` rewrites absolute file names under a base directory as
+relative paths, so output and fingerprints do not depend on where the repository is checked out.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, replace
+from typing import Iterable, Sequence
+
+from ..model import Location, PolicyDocument
+from .findings import Finding, severity_rank
+from .images import AuditImage
+from .rules import ALL_RULES, AuditContext
+
+__all__ = ["AuditReport", "run_audit", "relativize"]
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    findings: tuple[Finding, ...]
+    documents: tuple[str, ...]  # file names of the documents audited
+    images: tuple[str, ...]  # paths of the images audited
+    embedded: frozenset[str] = frozenset()  # files that belong to the embedded catalogue
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+    def count(self, severity: str) -> int:
+        return sum(1 for f in self.findings if f.severity.value == severity)
+
+
+def _sort_key(f: Finding) -> tuple[object, ...]:
+    p = f.primary or Location("")
+    return (
+        p.file,
+        p.line if p.line is not None else -1,
+        p.column if p.column is not None else -1,
+        p.offset if p.offset is not None else -1,
+        p.path or "",
+        severity_rank(f.severity),
+        f.rule,
+        f.subject,
+        f.keys,
+    )
+
+
+def run_audit(
+    documents: Sequence[PolicyDocument],
+    images: Sequence[AuditImage] = (),
+    *,
+    today: _dt.date,
+    rules: Iterable[str] | None = None,
+) -> AuditReport:
+    """Every rule (or the named ones) over the inputs; findings sorted by place, then rule."""
+    ctx = AuditContext(documents=list(documents), images=list(images), today=today)
+    wanted = set(rules) if rules is not None else None
+    findings: list[Finding] = []
+    for rule_id, fn in ALL_RULES:
+        if wanted is None or rule_id in wanted:
+            findings.extend(fn(ctx))
+    return AuditReport(
+        findings=tuple(sorted(findings, key=_sort_key)),
+        documents=tuple(d.file for d in documents),
+        images=tuple(i.path for i in images),
+        embedded=frozenset(d.file for d in documents if d.embedded),
+    )
+
+
+def _rel(file: str, base: str) -> str:
+    b = base.rstrip("/") + "/"
+    return file[len(b):] if file.startswith(b) else file
+
+
+def relativize(report: AuditReport, base: str) -> AuditReport:
+    """File names under ``base`` (an absolute directory) made relative to it."""
+    def fix(loc: Location) -> Location:
+        return replace(loc, file=_rel(loc.file, base))
+
+    findings = tuple(
+        replace(
+            f,
+            locations=tuple(fix(x) for x in f.locations),
+            subject=_rel(f.subject, base),
+        )
+        for f in report.findings
+    )
+    return replace(
+        report,
+        findings=tuple(sorted(findings, key=_sort_key)),
+        documents=tuple(_rel(d, base) for d in report.documents),
+        images=tuple(_rel(i, base) for i in report.images),
+        embedded=frozenset(_rel(e, base) for e in report.embedded),
+    )
