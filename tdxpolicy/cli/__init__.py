@@ -73,7 +73,12 @@ def _emit_error(code: str, message: str, rendered: str, as_json: bool, extra: di
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point. Returns (and exits with) the contract's exit code."""
-    import click
+    try:  # typer >= 0.26 vendors click as typer._click; its exceptions are not click's
+        from typer._click import exceptions as click_exceptions
+        from typer.exceptions import Abort
+    except ImportError:  # pragma: no cover - older typer uses the click package
+        from click import exceptions as click_exceptions  # type: ignore[no-redef]
+        from click.exceptions import Abort  # type: ignore[no-redef,assignment]
 
     from ..errors import TdxPolicyError
 
@@ -86,19 +91,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         problems = [p.to_json() for p in e.problems]
         _emit_error(e.code, e.message, e.render(), as_json, {"problems": problems})
         code = e.exit_code
-    except click.exceptions.NoArgsIsHelpError as e:
+    except click_exceptions.NoArgsIsHelpError as e:
         sys.stderr.write(e.format_message() if hasattr(e, "format_message") else str(e))
         code = ExitCode.INVALID
-    except click.exceptions.UsageError as e:
+    except click_exceptions.UsageError as e:
         hint = ""
         if e.ctx is not None:
             hint = f"\n(try '{e.ctx.command_path} --help')"
         _emit_error("usage", e.format_message(), e.format_message() + hint, as_json)
         code = ExitCode.INVALID
-    except click.exceptions.ClickException as e:
+    except click_exceptions.ClickException as e:
         _emit_error("usage", e.format_message(), e.format_message(), as_json)
         code = ExitCode.INVALID
-    except click.exceptions.Abort:
+    except Abort:
         sys.stderr.write("tdxpolicy: aborted\n")
         code = 130
     except KeyboardInterrupt:
