@@ -201,8 +201,10 @@ def no_published_mrseam(ctx: AuditContext) -> list[Finding]:
         what = []
         if rules:
             what.append("an update policy")
-        if hashes or imgs:
+        if imgs:
             what.append("an image")
+        elif hashes:
+            what.append("an image seamhash")
         locs = [u.source for u in rules] + [h.source for h in hashes]
         locs += [i.facts.seamhash.source if i.facts.seamhash else Location(i.path) for i in imgs]
         out.append(_finding(
@@ -511,17 +513,19 @@ def unreachable_release(ctx: AuditContext) -> list[Finding]:
 
         if any(r in adm and svn_ok(r) for r in older):
             continue
-        blocked_by_svn = [r.text for r in older if r in adm]
-        reason = (
-            f"its policy admits {', '.join(blocked_by_svn)} but the SVN rule refuses them"
-            if blocked_by_svn
-            else f"its update policy ({_rules_text(rules, 'update from')}) admits none of "
-                 f"the older releases {', '.join(r.text for r in older)}"
-        )
+        blocked_by_svn = [r for r in older if r in adm]
+        if blocked_by_svn and tsvn is not None:
+            shown = ", ".join(f"{r} (SVN {ctx.first_fact(r, 'svn').value})"  # type: ignore[union-attr]
+                              for r in blocked_by_svn)
+            reason = (f"its policy admits {shown}, but P-SEAMLDR refuses an update to the "
+                      f"lower or other-major SVN {tsvn.value} of {v}")
+        else:
+            reason = (f"its update policy ({_rules_text(rules, 'update from')}) admits none "
+                      f"of the older releases {', '.join(r.text for r in older)}")
         out.append(_finding(
             "unreachable-release",
-            f"no older release can update into {v} at runtime: {reason}; hosts running "
-            f"them need a reboot to reach it",
+            f"no older release can update into {v} at runtime: {reason}; hosts on older "
+            f"releases need a reboot to reach it",
             [u.source for u in rules],
             v.canonical,
             (",".join(r.canonical for r in older),),
