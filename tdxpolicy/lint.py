@@ -1,0 +1,118 @@
+"""Lint: findings about documents that parse but are probably not what their author meant.
+
+Errors that make a document invalid are raised by the parser (:mod:`tdxpolicy.sources.document`)
+and conflicts by :func:`tdxpolicy.catalogue.merge`; this module looks for the rest. Each finding
+is data (a :class:`Finding` with a location), never an exception. Pure: ``today`` is passed in.
+
+A release block that only declares facts (no rules) is fine: that is how a release Intel gives
+no update policy for is written, and it cannot be updated into.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Iterable, Sequence
+
+from .model import Location, PolicyDocument, ReleaseBlock
+from .version import Version, VersionSet
+
+__all__ = ["Severity", "Finding", "KNOWN_SEAMLDR_SERIES", "lint_documents"]
+
+#: P-SEAMLDR lines Intel has published (mapping_file.json ``min_seamldr_versions``).
+KNOWN_SEAMLDR_SERIES = ((1, 5), (2, 0))
+# Beyond this many updates a series is not enumerated (for "admits nothing" checks).
+_ENUMERATE_LIMIT = 1000
+
+
+class Severity(str, Enum):
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    message: str
+    location: Location
+
+    def render(self) -> str:
+        return f"{self.location}: {self.severity.value}: {self.message} [{self.code}]"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "source": self.location.to_json(),
+        }
+
+
+def _admits_any(vs: VersionSet, series: tuple[int, int], updates: Iterable[int]) -> bool:
+    return any(vs.matches(Version(series[0], series[1], u)) for u in updates)
+
+
+def _lint_block(b: ReleaseBlock, out: list[Finding]) -> None:
+    v = b.version
+    f = b.facts
+    if f.seamldr is not None:
+        for line in f.seamldr.value:
+            if line.series not in KNOWN_SEAMLDR_SERIES:
+                known = ", ".join(f"{a}.{b_}" for a, b_ in KNOWN_SEAMLDR_SERIES)
+                out.append(Finding(
+                    "seamldr-unknown-line", Severity.WARNING,
+                    f"release {v}: seamldr {line} is not a known P-SEAMLDR line (known: {known})",
+                    f.seamldr.source))
+    if f.mrseam is not None and f.seamhash is not None and f.mrseam.value != f.seamhash.value:
+        out.append(Finding(
+            "seamhash-mismatch", Severity.WARNING,
+            f"release {v}: seamhash differs from mrseam (at {f.mrseam.source}): the image's "
+            "module is not the one Intel's MRSEAM table lists",
+            f.seamhash.source))
+    if f.platforms is not None:
+        vals = f.platforms.value
+        if len(set(vals)) != len(vals):
+            out.append(Finding("platforms-duplicate", Severity.WARNING,
+                               f"release {v}: a platform is listed twice", f.platforms.source))
+    if v.update <= _ENUMERATE_LIMIT:
+        older = range(0, v.update)
+        for r in b.update_from:
+            # domain.md section 2 "same-series" + "direction": only versions of the same series
+            # up to this one (upgrade or reinstall) can update into it; a rule admitting none of
+            # them is dead.
+            if not _admits_any(r.versions, v.series, range(0, v.update + 1)):
+                out.append(Finding(
+                    "update-rule-dead", Severity.WARNING,
+                    f"release {v}: 'update from {r.versions}' admits no {v.series_text} version "
+                    f"up to {v}, so nothing can update into it by this rule",
+                    r.source))
+        for rb in b.rollback_to:
+            if not _admits_any(rb.versions, v.series, older):
+                out.append(Finding(
+                    "rollback-rule-dead", Severity.WARNING,
+                    f"release {v}: 'rollback to {rb.versions}' admits no older {v.series_text} "
+                    "version (a rollback stays in the series and goes down)",
+                    rb.source))
+
+
+def lint_documents(docs: Sequence[PolicyDocument], today: _dt.date) -> list[Finding]:
+    """Findings for each document, in document order."""
+    out: list[Finding] = []
+    for doc in docs:
+        meta = doc.meta
+        if meta.expires is not None and meta.expires.value < today:
+            out.append(Finding(
+                "expired", Severity.WARNING,
+                f"document expired on {meta.expires.value} (today is {today}): every verdict "
+                "that uses it warns (policy-fresh); renew it",
+                meta.expires.source))
+        if meta.expires is None and doc.releases and meta.format is not None:
+            out.append(Finding(
+                "no-expiry", Severity.WARNING,
+                "document has no 'expires' date, so it never goes stale; add 'expires DATE'",
+                meta.format.source))
+        for b in doc.releases:
+            _lint_block(b, out)
+    return out
