@@ -508,12 +508,19 @@ def parse_mapping_json(data: bytes, file: str, *, use_schema: bool = False) -> P
         mpath = base + ("min_module_version_for_td_preserving",)
         spath = base + ("min_seamldr_versions",)
         fpath = base + ("tdx_feature0",)
+        # The schema's '$' admits a final newline ("1.5.06\n"); parse_version does not.
         try:
             version = parse_version(r["version"])
             minimum = parse_version(r["min_module_version_for_td_preserving"])
+        except VersionError as e:
+            bad_path = vpath if not _VERSION_FULL.fullmatch(r["version"]) else mpath
+            problems.append(pos.problem(str(e), file, bad_path))
+            continue
+        try:
             seamldr = tuple(parse_version(x) for x in r["min_seamldr_versions"])
-        except VersionError as e:  # only "1.5.06\n": the schema's '$' admits a final newline
-            problems.append(pos.problem(str(e), file, base))
+        except VersionError as e:
+            j = next(j for j, x in enumerate(r["min_seamldr_versions"]) if not _VERSION_FULL.fullmatch(x))
+            problems.append(pos.problem(str(e), file, spath + (j,)))
             continue
         vloc = pos.location(file, vpath)
         mloc = pos.location(file, mpath)
