@@ -12,9 +12,9 @@ Search: breadth-first, backwards from T over the releases of T's series (runtime
 leave a series). A release's predecessors are the versions its ``update from`` rules admit,
 which are (bounded by) index intervals in the sorted series, so they are enumerated with a
 "next unvisited index" array instead of testing every pair. Each candidate hop is judged by
-:func:`checks.target_allows` (memoized per release) and :func:`checks.pair_allows` — the same
-rule functions :func:`decide` uses — and the path found is then re-decided hop by hop with
-:func:`decide` from the evolving host state. Ties: fewer hops first, then newer
+``_Search.viable``/``_Search.edge`` (the rules of ``checks.py`` restated on plain tuples,
+memoized; a property test holds them equal to :func:`decide`), and the path found is then
+re-decided hop by hop with :func:`decide` from the evolving host state. Ties: fewer hops first, then newer
 intermediates (forward greedy over the BFS layers, newest first).
 """
 
@@ -35,39 +35,62 @@ from ..verdict import (
     SelectResult,
     Verdict,
 )
-from ..version import Op, Version
-from .checks import decide, denies, pair_allows, state_outcome, target_allows
+from ..hostfacts import STEPPING_MASK
+from ..model import StatusKind
+from ..version import Op, Version, VersionSet
+from .checks import decide, denies, state_outcome
 
 __all__ = ["plan", "select"]
 
 
 class _Series:
-    """The releases of one series, oldest first, with their sort keys (cached per catalogue)."""
+    """The releases of one series, oldest first, with the static facts the search needs in
+    plain tuples (built lazily per release, cached on the catalogue)."""
 
-    __slots__ = ("releases", "keys", "index", "_bounds")
+    __slots__ = ("releases", "keys", "index", "_static")
 
     def __init__(self, releases: tuple[Release, ...]) -> None:
         self.releases = releases
-        self.keys = [r.version.key for r in releases]
+        self.keys = [(v.major, v.minor, v.update) for v in (r.version for r in releases)]
         self.index = {k: i for i, k in enumerate(self.keys)}
-        self._bounds: dict[int, list[tuple[int, int]]] = {}
+        self._static: dict[int, _Static] = {}
 
-    def admitted_bounds(self, i: int) -> list[tuple[int, int]]:
-        """Index intervals that contain every version release ``i``'s ``update from`` rules
-        admit (a superset: ``!=`` is not cut out; the exact rule is checked per hop)."""
-        b = self._bounds.get(i)
-        if b is not None:
-            return b
-        keys, n = self.keys, len(self.keys)
-        series = self.releases[i].version.series
-        out: list[tuple[int, int]] = []
-        for rule in self.releases[i].update_from:
-            lo, hi = 0, n - 1
+    def static(self, i: int) -> _Static:
+        st = self._static.get(i)
+        if st is None:
+            st = self._static[i] = _Static(self, i)
+        return st
+
+
+class _Static:
+    """One release's facts for the search: SVN, handoff, and its ``update from`` rules as
+    index intervals of the sorted series (exact for rules without ``!=``; a rule with ``!=``
+    is bounded by its interval and then checked with :meth:`VersionSet.matches`)."""
+
+    __slots__ = ("release", "version", "svn", "handoff", "rules", "deny_from", "rollback_to",
+                 "files")
+
+    def __init__(self, s: _Series, i: int) -> None:
+        rel = self.release = s.releases[i]
+        self.version = rel.version
+        f = rel.facts
+        self.svn = None if f.svn is None else (f.svn.value.major, f.svn.value.minor)
+        self.handoff = None if f.handoff is None else (f.handoff.value.min_update_hv,
+                                                       f.handoff.value.module_hv)
+        self.deny_from = tuple(d.versions for d in rel.deny_from)
+        self.rollback_to = tuple(r.versions for r in rel.rollback_to)
+        self.files = tuple(loc.file for loc in rel.declared_at)
+        keys, n = s.keys, len(s.keys)
+        series = rel.version.series
+        # (lo, hi, None when the interval is exact, else the rule's VersionSet)
+        self.rules: list[tuple[int, int, VersionSet | None]] = []
+        for rule in rel.update_from:
+            lo, hi, exact = 0, n - 1, True
             for c in rule.versions.clauses:
                 w = c.version
-                if w is None:  # any
+                if c.op is Op.ANY or w is None:
                     continue
-                k = w.key
+                k = (w.major, w.minor, w.update)
                 if c.op is Op.SERIES:
                     if w.series != series:
                         hi = -1
@@ -82,10 +105,17 @@ class _Series:
                 elif c.op is Op.EQ:
                     lo = max(lo, bisect_left(keys, k))
                     hi = min(hi, bisect_right(keys, k) - 1)
+                else:  # != cuts a hole: not an interval
+                    exact = False
             if lo <= hi:
-                out.append((lo, hi))
-        self._bounds[i] = out
-        return out
+                self.rules.append((lo, hi, None if exact else rule.versions))
+
+    def admits(self, u: int, version: Version) -> bool:
+        """Whether an ``update from`` rule admits release ``u`` (domain.md "update-rule")."""
+        for lo, hi, inexact in self.rules:
+            if lo <= u <= hi and (inexact is None or inexact.matches(version)):
+                return True
+        return False
 
 
 def _series(catalogue: Catalogue, series: tuple[int, int]) -> _Series:
@@ -98,31 +128,113 @@ def _series(catalogue: Catalogue, series: tuple[int, int]) -> _Series:
 
 
 class _Search:
-    """Hop predicates for one (catalogue, host facts, options), memoized."""
+    """Hop predicates for one (catalogue, host facts, options), memoized.
+
+    :meth:`viable` is the target checks of :mod:`checks` and :meth:`edge` its pair checks,
+    restated on plain tuples for speed; ``tests/test_engine_properties.py`` checks that
+    they agree with :func:`decide` exactly, and :func:`plan` re-decides every hop of the path
+    it returns (a disagreement bans that hop and searches again, so the answer is always
+    :func:`decide`'s).
+    """
 
     def __init__(self, catalogue: Catalogue, facts: HostFacts, options: MoveOptions,
                  s: _Series) -> None:
         self.catalogue, self.facts, self.options, self.s = catalogue, facts, options, s
         self._viable: dict[int, bool] = {}
-        self._edges: dict[tuple[int, int], bool] = {}
+        self.banned: set[tuple[int, int]] = set()
+        strict = options.strict
+        relaxed_ok = options.assume_unknown_ok and not strict  # a relaxed unknown warns
+        self._loader = facts.seamldr_version
+        self._relaxed_ok = relaxed_ok
+        cpus = facts.cpuid
+        self._cpus = None if cpus is None else {c & ~STEPPING_MASK for c in cpus}
+        self._warn_denies = strict
+        self._ack = options.acknowledged
+        self._rollback_ok = options.allow_rollback and not strict
+        # policy-fresh (policy-format.md `expires`): a stale document only warns, so it
+        # matters only under --strict.
+        self._stale_files: set[str] = set()
+        self._stale_everywhere = False
+        if strict and options.today is not None:
+            for d in catalogue.documents:
+                if d.meta.expires is not None and d.meta.expires.value < options.today:
+                    self._stale_files.add(d.file)
+            self._stale_everywhere = any(dt.source.file in self._stale_files
+                                         for dt in catalogue.deny_to)
+        self._deny_to = catalogue.deny_to
 
     def viable(self, i: int) -> bool:
-        """Release i may be entered at all (every target check passes)."""
+        """Release i may be entered at all: no target check denies (checks.target_outcomes),
+        nor the site's `deny to`."""
         v = self._viable.get(i)
         if v is None:
-            rel = self.s.releases[i]
-            v = self._viable[i] = target_allows(rel.version, rel, self.facts, self.options)
+            v = self._viable[i] = self._viable_uncached(i)
         return v
 
+    def _viable_uncached(self, i: int) -> bool:
+        st = self.s.static(i)
+        f = st.release.facts
+        version = st.version
+        # seamldr: catalogue list unknown -> unknown (never relaxed); host unknown -> relaxed.
+        if f.seamldr is None:
+            return False
+        loader = self._loader
+        if loader is None:
+            if not self._relaxed_ok:
+                return False
+        elif not any(loader.major == m.major and loader.minor == m.minor
+                     and loader.update >= m.update for m in f.seamldr.value):
+            return False
+        # cpu: every package, stepping masked.
+        if f.platforms is None:
+            return False
+        if self._cpus is None:
+            if not self._relaxed_ok:
+                return False
+        elif not self._cpus <= {p & ~STEPPING_MASK for p in f.platforms.value}:
+            return False
+        # debug: fail, or warn with --allow-debug.
+        if f.debug is not None and f.debug.value and (
+                not self.options.allow_debug or self._warn_denies):
+            return False
+        # support-status: withdrawn fails, preview warns.
+        if f.status is not None and (f.status.value.kind is StatusKind.WITHDRAWN
+                                     or self._warn_denies):
+            return False
+        # advisory: unacknowledged warns.
+        if self._warn_denies and "all" not in self._ack and any(
+                a.word not in self._ack for a in st.release.advisories):
+            return False
+        # policy-deny, the site's half: `deny to` matching the target.
+        if any(d.versions.matches(version) for d in self._deny_to):
+            return False
+        if self._stale_everywhere or (self._stale_files and
+                                      any(x in self._stale_files for x in st.files)):
+            return False
+        return True
+
     def edge(self, u: int, v: int) -> bool:
-        """The hop u -> v passes every pair check (target checks are :meth:`viable`)."""
-        key = (u, v)
-        e = self._edges.get(key)
-        if e is None:
-            ru, rv = self.s.releases[u], self.s.releases[v]
-            e = self._edges[key] = pair_allows(self.catalogue, ru.version, rv.version, ru, rv,
-                                               self.options)
-        return e
+        """The hop u -> v passes every pair check of checks.pair_outcomes (both releases in
+        this series; v's target checks are :meth:`viable`)."""
+        if (u, v) in self.banned:
+            return False
+        su, sv = self.s.static(u), self.s.static(v)
+        if not sv.admits(u, su.version):  # update-rule
+            return False
+        a, b = su.svn, sv.svn  # svn: major equal, minor not lower
+        if a is None or b is None or a[0] != b[0] or b[1] < a[1]:
+            return False
+        h, g = su.handoff, sv.handoff  # handoff: min_update_hv <= R.module_hv <= module_hv
+        if h is None or g is None or not g[0] <= h[1] <= g[1]:
+            return False
+        if any(d.matches(su.version) for d in sv.deny_from):  # policy-deny, deny from
+            return False
+        if v < u and not (self._rollback_ok
+                          or any(r.matches(sv.version) for r in su.rollback_to)):
+            return False  # rollback-rule
+        if self._stale_files and any(x in self._stale_files for x in su.files):
+            return False  # policy-fresh, under --strict
+        return True
 
     def backward_layers(self, start: int, goal: int) -> list[list[int]] | None:
         """BFS from ``goal`` over reversed hops until ``start`` is reached: layers[d] are the
@@ -141,15 +253,16 @@ class _Search:
 
         nxt[goal] = goal + 1
         layers = [[goal]]
+        static, viable, edge = self.s.static, self.viable, self.edge
         while layers[-1]:
             nxt_layer: list[int] = []
             for v in layers[-1]:
-                for lo, hi in self.s.admitted_bounds(v):
+                for lo, hi, _ in static(v).rules:
                     i = find(lo)
                     while i <= hi:
-                        if i != start and not self.viable(i):
+                        if i != start and not viable(i):
                             nxt[i] = i + 1  # can never be entered: settle for good
-                        elif self.edge(i, v):
+                        elif edge(i, v):
                             if i == start:
                                 return layers
                             nxt[i] = i + 1
@@ -181,62 +294,70 @@ def plan(catalogue: Catalogue, facts: HostFacts, target: Version, options: MoveO
                           f"--max-hops is {max_hops}: at least one hop is needed", ())
     if direct.allowed:
         return PathResult(running, target, True, (direct,))
-    kinds_without_search = (None, MoveKind.REINSTALL, MoveKind.CROSS_SERIES)
     r = None if running is None else catalogue.get(running)
     t = catalogue.get(target)
-    if direct.kind in kinds_without_search or r is None or t is None or not target_allows(
-            target, t, facts, options):
+    if direct.kind in (None, MoveKind.REINSTALL, MoveKind.CROSS_SERIES) or r is None or \
+            t is None:
         shown, failed = _blocking_reason(direct)
         what = "a reinstall is one hop and it" if direct.kind is MoveKind.REINSTALL else \
-            f"no hop can enter {target}: the direct move" if t is not None and r is not None \
-            else "the direct move"
+            "the direct move"
         return PathResult(running, target, False, (), f"{what} is denied: {shown}", failed)
     assert running is not None
     s = _series(catalogue, target.series)
     search = _Search(catalogue, facts, options, s)
     start, goal = s.index[running.key], s.index[target.key]
-    layers = search.backward_layers(start, goal)
-    if layers is None:
+    if not search.viable(goal):
         shown, failed = _blocking_reason(direct)
-        return PathResult(
-            running, target, False, (),
-            f"no sequence of permitted hops leads from {running} to {target}; the direct move "
-            f"is denied: {shown}", failed)
-    hops = len(layers)
-    budget = facts.num_remaining_updates
-    state = state_outcome(budget, options)
-    if budget is None and denies(state[0], options.strict):
-        rem = next(c for c in direct.checks if c.code == "remaining-updates")
-        return PathResult(
-            running, target, False, (),
-            f"a path of {hops} hops exists but the number of remaining runtime updates is "
-            f"unknown: {rem.message}", (rem,))
-    if budget is not None and hops > budget:
-        msg = (f"needs {hops} update{'s' if hops != 1 else ''}, {max(budget, 0)} remain: "
-               "reboot to reset P-SEAMLDR's log, or load the target at boot")
-        check = Check("remaining-updates", Result.FAIL, msg, None,
-                      {"num_remaining_updates": budget, "needed": hops})
-        return PathResult(running, target, False, (), msg, (check,))
-    if max_hops is not None and hops > max_hops:
-        msg = f"the shortest path needs {hops} hops; --max-hops is {max_hops}"
-        return PathResult(running, target, False, (), msg, ())
-    # Forward greedy over complete layers: newest admissible release at each distance.
-    order: list[int] = [start]
-    cur = start
-    for d in range(hops - 1, -1, -1):
-        layer = sorted(layers[d], reverse=True)
-        cur = next(v for v in layer if search.edge(cur, v))
-        order.append(cur)
-    verdicts: list[Verdict] = []
-    state_facts = facts
-    for i in order[1:]:
-        v = s.releases[i].version
-        verdict = decide(catalogue, state_facts, v, options)
-        # The search used the same rule functions as decide: a hop it accepts is allowed.
-        assert verdict.allowed, f"path search accepted a denied hop to {v}"
-        verdicts.append(verdict)
-        state_facts = state_facts.after_update(v)
-    return PathResult(running, target, True, tuple(verdicts))
+        return PathResult(running, target, False, (),
+                          f"no hop can enter {target}: the direct move is denied: {shown}",
+                          failed)
+    while True:
+        layers = search.backward_layers(start, goal)
+        if layers is None:
+            shown, failed = _blocking_reason(direct)
+            return PathResult(
+                running, target, False, (),
+                f"no sequence of permitted hops leads from {running} to {target}; the direct "
+                f"move is denied: {shown}", failed)
+        hops = len(layers)
+        budget = facts.num_remaining_updates
+        state = state_outcome(budget, options)
+        if budget is None and denies(state[0], options.strict):
+            rem = next(c for c in direct.checks if c.code == "remaining-updates")
+            return PathResult(
+                running, target, False, (),
+                f"a path of {hops} hops exists but the number of remaining runtime updates is "
+                f"unknown: {rem.message}", (rem,))
+        if budget is not None and hops > budget:
+            msg = (f"needs {hops} update{'s' if hops != 1 else ''}, {max(budget, 0)} remain: "
+                   "reboot to reset P-SEAMLDR's log, or load the target at boot")
+            check = Check("remaining-updates", Result.FAIL, msg, None,
+                          {"num_remaining_updates": budget, "needed": hops})
+            return PathResult(running, target, False, (), msg, (check,))
+        if max_hops is not None and hops > max_hops:
+            msg = f"the shortest path needs {hops} hops; --max-hops is {max_hops}"
+            return PathResult(running, target, False, (), msg, ())
+        # Forward greedy over the complete layers: the newest admissible release at each
+        # distance (ties: fewer hops, then newer intermediates).
+        order: list[int] = [start]
+        cur = start
+        for d in range(hops - 1, -1, -1):
+            cur = next(v for v in sorted(layers[d], reverse=True) if search.edge(cur, v))
+            order.append(cur)
+        verdicts: list[Verdict] = []
+        state_facts = facts
+        for u, i in zip(order, order[1:]):
+            v = s.releases[i].version
+            verdict = decide(catalogue, state_facts, v, options)
+            if not verdict.allowed:
+                # The search's restated rules disagreed with decide (a bug): never return a
+                # denied hop; ban it and search again.
+                search.banned.add((u, i))
+                break
+            verdicts.append(verdict)
+            state_facts = state_facts.after_update(v)
+        else:
+            return PathResult(running, target, True, tuple(verdicts))
 
 
 def _forward_distances(catalogue: Catalogue, facts: HostFacts, options: MoveOptions,
