@@ -1,0 +1,91 @@
+"""Cold start-up cost of the commands people run most, against `python -c "import typer"`.
+
+Issue #3, item 9: cold `tdxpolicy can-upgrade ...` and `tdxpolicy list` on the embedded
+catalogue must cost at most 1.3x `python -c "import typer"` in the same environment.
+
+Each command runs as a fresh interpreter (`python -m tdxpolicy ...`, what the console script
+does) N times, interleaved with the baseline so that load on the machine affects both alike;
+the median wall time of each is printed with the ratio. Use `--importtime` to print the
+modules that cost most beyond typer (from `python -X importtime`).
+
+    python bench/bench_startup.py [--runs 15] [--importtime]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+COMMANDS = {
+    "import typer": [sys.executable, "-c", "import typer"],
+    "can-upgrade": [sys.executable, "-m", "tdxpolicy", "can-upgrade", "--from", "1.5.06",
+                    "--to", "1.5.16", "--seamldr", "2.0.00", "--cpuid", "0x806F8",
+                    "--remaining", "5"],
+    "list": [sys.executable, "-m", "tdxpolicy", "list"],
+}
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def time_once(cmd: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=False, cwd=REPO)
+    return time.perf_counter() - t0
+
+
+def importtime_extra(cmd: list[str], env: dict[str, str], top: int = 15) -> list[tuple[int, str]]:
+    def load(c: list[str]) -> dict[str, int]:
+        p = subprocess.run([c[0], "-X", "importtime", *c[1:]], env=env, cwd=REPO,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        out: dict[str, int] = {}
+        for line in p.stderr.splitlines():
+            if line.startswith("import time:") and "self [us]" not in line:
+                self_us, _cum, name = line[12:].split("|")
+                out[name.strip()] = int(self_us)
+        return out
+
+    base = load(COMMANDS["import typer"])
+    mine = load(cmd)
+    extra = sorted(((us, n) for n, us in mine.items() if n not in base), reverse=True)
+    return extra[:top]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--importtime", action="store_true")
+    args = ap.parse_args()
+    env = _env()
+    for cmd in COMMANDS.values():  # warm the bytecode caches
+        time_once(cmd, env)
+    times: dict[str, list[float]] = {k: [] for k in COMMANDS}
+    for _ in range(args.runs):
+        for name, cmd in COMMANDS.items():
+            times[name].append(time_once(cmd, env))
+    base = statistics.median(times["import typer"])
+    print(f"{'command':<14} {'median ms':>10} {'min ms':>8} {'ratio':>6}  (runs={args.runs})")
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        print(f"{name:<14} {med * 1000:>10.1f} {min(ts) * 1000:>8.1f} {med / base:>6.2f}")
+    if args.importtime:
+        for name in ("can-upgrade", "list"):
+            print(f"\nmodules beyond 'import typer' for {name} (self us, python -X importtime):")
+            for us, mod in importtime_extra(COMMANDS[name], env):
+                print(f"  {us:>7}  {mod}")
+
+
+if __name__ == "__main__":
+    main()
