@@ -144,7 +144,12 @@ def show_fact(name: str, value: Any) -> str:
 
 
 def _rules_text(rules: Iterable[Any], word: str) -> str:
-    return " or ".join(f"'{word} {r.versions}'" for r in rules)
+    texts: list[str] = []
+    for r in rules:
+        t = f"'{word} {r.versions}'"
+        if t not in texts:
+            texts.append(t)
+    return " or ".join(texts)
 
 
 def _describe(span: Span, known: Sequence[Version]) -> str:

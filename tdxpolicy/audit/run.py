@@ -49,6 +49,17 @@ def _sort_key(f: Finding) -> tuple[object, ...]:
     )
 
 
+def _user_first(f: Finding, embedded: frozenset[str]) -> Finding:
+    """Put the user's own files before the embedded catalogue's: the primary location is then
+    one that code scanning can show inline in the user's repository."""
+    if not embedded or not f.locations or f.locations[0].file not in embedded:
+        return f
+    mine = [loc for loc in f.locations if loc.file not in embedded]
+    if not mine:
+        return f
+    return replace(f, locations=tuple(mine + [x for x in f.locations if x.file in embedded]))
+
+
 def run_audit(
     documents: Sequence[PolicyDocument],
     images: Sequence[AuditImage] = (),
@@ -59,15 +70,16 @@ def run_audit(
     """Every rule (or the named ones) over the inputs; findings sorted by place, then rule."""
     ctx = AuditContext(documents=list(documents), images=list(images), today=today)
     wanted = set(rules) if rules is not None else None
+    embedded = frozenset(d.file for d in documents if d.embedded)
     findings: list[Finding] = []
     for rule_id, fn in ALL_RULES:
         if wanted is None or rule_id in wanted:
-            findings.extend(fn(ctx))
+            findings.extend(_user_first(f, embedded) for f in fn(ctx))
     return AuditReport(
         findings=tuple(sorted(findings, key=_sort_key)),
         documents=tuple(d.file for d in documents),
         images=tuple(i.path for i in images),
-        embedded=frozenset(d.file for d in documents if d.embedded),
+        embedded=embedded,
     )
 
 
