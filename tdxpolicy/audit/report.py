@@ -18,7 +18,8 @@ __all__ = ["to_json", "to_text", "where"]
 
 
 def where(loc: Location) -> str:
-    """``file:line:col``; ``file:@offset`` for byte offsets; JSON path in parentheses."""
+    """``file:line:col``; ``file:@0x3b4`` for byte offsets; ``file ($.json.path)`` when only a
+    JSON path is known (JSON output and SARIF always carry the path too)."""
     s = loc.file
     if loc.line is not None:
         s += f":{loc.line}"
@@ -26,7 +27,7 @@ def where(loc: Location) -> str:
             s += f":{loc.column}"
     elif loc.offset is not None:
         s += f":@{loc.offset:#x}"
-    if loc.path is not None:
+    elif loc.path is not None:
         s += f" ({loc.path})"
     return s
 
