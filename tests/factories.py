@@ -185,6 +185,8 @@ def catalogue_from_spec(spec: Mapping[str, Any]) -> Catalogue:
     """``{"defaults": {...}, "releases": [...]}`` (one document ``case.tdxpolicy``) or
     ``{"defaults": {...}, "documents": [{"file", "expires", "deny_to", "releases"}]}``.
     A release's facts default to ``defaults``; ``null`` makes a fact unknown."""
+    global _lines
+    _lines = itertools.count(1)  # deterministic source lines per spec
     defaults = spec.get("defaults", {})
     docs_spec = spec.get("documents")
     if docs_spec is None:
