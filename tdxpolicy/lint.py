@@ -18,7 +18,7 @@ from typing import Any, Iterable, Sequence
 from .model import Location, PolicyDocument, ReleaseBlock
 from .version import Version, VersionSet
 
-__all__ = ["Severity", "Finding", "KNOWN_SEAMLDR_SERIES", "lint_documents"]
+__all__ = ["Severity", "Finding", "KNOWN_SEAMLDR_SERIES", "lint_documents", "verset_is_empty"]
 
 #: P-SEAMLDR lines Intel has published (mapping_file.json ``min_seamldr_versions``).
 KNOWN_SEAMLDR_SERIES = ((1, 5), (2, 0))
@@ -54,9 +54,40 @@ def _admits_any(vs: VersionSet, series: tuple[int, int], updates: Iterable[int])
     return any(vs.matches(Version(series[0], series[1], u)) for u in updates)
 
 
+def _candidates(vs: VersionSet) -> Iterable[Version]:
+    """Versions at and around every clause bound: a version set is an intersection of
+    half-lines, points and series, so if it admits anything it admits one of these."""
+    yield Version(0, 0, 0)
+    for c in vs.clauses:
+        if c.version is None:
+            continue
+        w = c.version
+        yield from (Version(w.major, w.minor, u) for u in (0, max(w.update - 1, 0), w.update,
+                                                          w.update + 1))
+
+
+def verset_is_empty(vs: VersionSet) -> bool:
+    return not any(vs.matches(v) for v in _candidates(vs))
+
+
+def _lint_versets(b: ReleaseBlock, out: list[Finding]) -> None:
+    rules: list[tuple[str, VersionSet, Location]] = []
+    rules += [("update from", r.versions, r.source) for r in b.update_from]
+    rules += [("deny from", r.versions, r.source) for r in b.deny_from]
+    rules += [("rollback to", r.versions, r.source) for r in b.rollback_to]
+    for word, vs, loc in rules:
+        if verset_is_empty(vs):
+            out.append(Finding(
+                "verset-empty", Severity.WARNING,
+                f"release {b.version}: '{word} {vs}' admits no version at all (clauses joined "
+                "by ',' must all hold; write one statement per alternative)",
+                loc))
+
+
 def _lint_block(b: ReleaseBlock, out: list[Finding]) -> None:
     v = b.version
     f = b.facts
+    _lint_versets(b, out)
     if f.seamldr is not None:
         for line in f.seamldr.value:
             if line.series not in KNOWN_SEAMLDR_SERIES:
@@ -101,6 +132,13 @@ def lint_documents(docs: Sequence[PolicyDocument], today: _dt.date) -> list[Find
     """Findings for each document, in document order."""
     out: list[Finding] = []
     for doc in docs:
+        for d in doc.deny_to:
+            if verset_is_empty(d.versions):
+                out.append(Finding(
+                    "verset-empty", Severity.WARNING,
+                    f"'deny to {d.versions}' admits no version at all (clauses joined by ',' "
+                    "must all hold; write one statement per alternative)",
+                    d.source))
         meta = doc.meta
         if meta.expires is not None and meta.expires.value < today:
             out.append(Finding(

@@ -1,0 +1,346 @@
+"""The embedded catalogue, its precompiled JSON, merging, and the show/lint commands.
+
+Tests on Intel's real data use the ``intel_dir`` fixture (skipped when ../shared/intel is
+absent); the generator and the loaders are also tested on data made here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import jsonschema
+import pytest
+
+from tdxpolicy.catalogue import merge
+from tdxpolicy.cli import main
+from tdxpolicy.errors import ConflictError
+from tdxpolicy.model import StatusKind
+from tdxpolicy.sources import embedded, embedded_documents, load_catalogue, load_documents
+from tdxpolicy.sources.document import read_document
+from tdxpolicy.sources.intel_notes import SERIES_2_0_STATUS, TD_BUILD_ADVISORY
+from tdxpolicy.version import Version, parse_version
+
+REPO = Path(__file__).resolve().parent.parent
+RELEASES = REPO / "tdxpolicy" / "data" / "releases"
+SCHEMA = json.loads((REPO / "schemas" / "catalogue.schema.json").read_text())
+INTEL_18 = ["1.5.01", "1.5.05", "1.5.06", "1.5.08", "1.5.09", "1.5.13", "1.5.16", "1.5.20",
+            "1.5.24", "1.5.25", "1.5.28", "2.0.02", "2.0.04", "2.0.05", "2.0.08", "2.0.12",
+            "2.0.14", "2.0.16"]
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("mkcat", REPO / "scripts" / "make_embedded_catalogue.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _validator(defn: str | None = None) -> jsonschema.Draft202012Validator:
+    schema = SCHEMA if defn is None else {"$ref": f"{SCHEMA['$id']}#/$defs/{defn}"}
+    from referencing import Registry, Resource
+
+    reg = Registry().with_resource(SCHEMA["$id"], Resource.from_contents(SCHEMA))
+    return jsonschema.Draft202012Validator(schema, registry=reg)
+
+
+# --- the shipped catalogue ----------------------------------------------------------------------
+
+
+def test_embedded_catalogue_has_all_18_releases() -> None:
+    cat = load_catalogue()
+    assert [r.version.text for r in cat.releases] == INTEL_18
+    assert sorted(p.name for p in RELEASES.glob("*.tdxpolicy")) == [
+        f"tdx_module_{v}.tdxpolicy" for v in INTEL_18
+    ]
+
+
+def test_compiled_json_is_in_sync_with_the_documents() -> None:
+    """The shipped JSON carries the digest of the shipped documents and holds exactly what
+    parsing them gives (so the fast path never serves other facts than the documents)."""
+    docs = embedded.read_embedded_bytes()
+    compiled = json.loads((RELEASES.parent / "catalogue.json").read_bytes())
+    assert compiled["digest"] == embedded.digest_documents(docs)
+    assert embedded.compiled_is_current()
+    parsed = [read_document(b, n, embedded=True) for n, b in sorted(docs.items())]
+    assert embedded_documents() == parsed
+    assert (RELEASES.parent / "catalogue.json").read_bytes() == embedded.compile_documents(docs)
+
+
+def test_compiled_json_validates_against_schema() -> None:
+    data = json.loads((RELEASES.parent / "catalogue.json").read_bytes())
+    errors = list(_validator().iter_errors(data))
+    assert errors == []
+    data["documents"][0]["releases"][0]["facts"]["mrseam"]["value"] = "0x1234"
+    assert [e.json_path for e in _validator().iter_errors(data)] == [
+        "$.documents[0].releases[0].facts.mrseam.value"
+    ]
+
+
+def test_edited_package_is_reparsed_not_served_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Invalidation: change a shipped document and the JSON is ignored (digest mismatch)."""
+    pkg = tmp_path / "data"
+    shutil.copytree(RELEASES.parent, pkg)
+    monkeypatch.setattr(embedded, "releases_dir", lambda: pkg / "releases")
+    assert embedded.compiled_is_current()
+    doc = pkg / "releases" / "tdx_module_1.5.16.tdxpolicy"
+    doc.write_text(doc.read_text().replace("svn         1.11", "svn         1.12"))
+    assert not embedded.compiled_is_current()
+    cat = merge(embedded_documents())
+    rel = cat.get(parse_version("1.5.16"))
+    assert rel is not None and rel.facts.svn is not None and str(rel.facts.svn.value) == "1.12"
+    # a new document is picked up too, and a damaged JSON is not an error
+    (pkg / "releases" / "tdx_module_1.5.99.tdxpolicy").write_text("format 1\nrelease 1.5.99 {\n}\n")
+    (pkg / "catalogue.json").write_text("{not json")
+    assert parse_version("1.5.99") in merge(embedded_documents())
+
+
+def test_loading_the_embedded_catalogue_imports_no_lark() -> None:
+    code = ("import sys; from tdxpolicy.sources import load_catalogue; c = load_catalogue(); "
+            "assert len(c) == 18; assert 'lark' not in sys.modules and 'jsonschema' not in "
+            "sys.modules, sorted(m for m in sys.modules if m in ('lark', 'jsonschema'))")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_every_shipped_document_lints_clean(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lint", str(RELEASES)]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and err == "18 document(s), 18 release block(s): clean\n"
+
+
+def test_generated_documents_state_intel_notes_and_no_invented_facts() -> None:
+    cat = load_catalogue()
+    for r in cat.releases:
+        text = (RELEASES / f"tdx_module_{r.version.text}.tdxpolicy").read_text()
+        assert text.startswith(f"# Intel TDX module {r.version.text}\n# Generated by "
+                               "scripts/make_embedded_catalogue.py")
+        if r.has_update_policy:
+            assert [a.text for a in r.advisories] == [TD_BUILD_ADVISORY]
+            assert [a.word for a in r.advisories] == ["td-build"]
+        else:
+            assert r.advisories == () and r.facts.seamldr is None and r.facts.features0 is None
+        if r.series == (2, 0):
+            assert r.facts.status is not None
+            assert r.facts.status.value.kind is StatusKind.PREVIEW
+            assert r.facts.status.value.reason == SERIES_2_0_STATUS
+        else:
+            assert r.facts.status is None
+    no_mrseam = cat.get(parse_version("2.0.05"))
+    assert no_mrseam is not None and no_mrseam.facts.mrseam is None and no_mrseam.facts.seamhash
+
+
+def test_embedded_matches_intel_release_facts(intel_dir: Path) -> None:
+    facts = json.loads((intel_dir / "release-facts.json").read_text())
+    mapping = {m["version"]: m for m in json.loads((intel_dir / "mapping_file.json").read_text())["tdx_module_releases"]}
+    cat = load_catalogue()
+    assert len(facts["releases"]) == 18 and len(mapping) == 11
+    for rf in facts["releases"]:
+        r = cat.get(parse_version(rf["version"]))
+        assert r is not None
+        f = r.facts
+        if rf.get("mrseam_published"):
+            assert f.mrseam is not None and "0x" + f.mrseam.value == rf["mrseam_published"]
+        else:
+            assert f.mrseam is None
+        img = rf.get("from_published_image")
+        if img:
+            assert f.seamhash is not None and f.seamhash.value == img["seamhash"]
+            assert f.published is not None and f.published.value.isoformat() == img["sigstruct_date"]
+            assert f.svn is not None and (f.svn.value.major, f.svn.value.minor) == (
+                img["seam_svn"]["major"], img["seam_svn"]["minor"])
+            assert f.platforms is not None and [f"0x{p:X}" for p in f.platforms.value] == img["cpuid_table"]
+            assert f.handoff is not None and (f.handoff.value.module_hv, f.handoff.value.min_update_hv,
+                                              f.handoff.value.no_downgrade) == (
+                img["module_hv"], img["min_update_hv"], img["no_downgrade"])
+            assert (f.debug is not None) == img["debug"]
+        else:
+            assert f.seamhash is None and f.svn is None and f.published is None
+        m = mapping.get(rf["version"])
+        if m is None:
+            assert r.update_from == () and f.seamldr is None
+            continue
+        assert f.seamldr is not None and [v.text for v in f.seamldr.value] == m["min_seamldr_versions"]
+        assert f.features0 is not None and f.features0.value == int(m["tdx_feature0"], 16)
+        (u,) = r.update_from
+        assert str(u.versions) == ">= " + m["min_module_version_for_td_preserving"]
+
+
+def test_generator_is_up_to_date(intel_dir: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "make_embedded_catalogue.py"), "--intel",
+         str(intel_dir), "--check"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "up to date: 18 documents and catalogue.json\n"
+
+
+def test_generator_on_made_up_data() -> None:
+    """The generator needs no Intel data to be tested: a release with an image and a mapping,
+    and one with only an MRSEAM."""
+    mk = _script()
+    image = {"sigstruct_date": "2030-01-02", "seamhash": "ab" * 48, "seam_svn": {"major": 3, "minor": 7},
+             "cpuid_table": ["0xA06D0"], "module_hv": 2, "min_update_hv": 1, "no_downgrade": True,
+             "debug": True}
+    text = mk.render_release(
+        {"version": "2.0.99", "mrseam_published": "0x" + "CD" * 48, "from_published_image": image},
+        {"min_module_version_for_td_preserving": "2.0.50", "min_seamldr_versions": ["2.0.00"],
+         "tdx_feature0": "0x1f"})
+    (b,) = read_document(text.encode(), "g").releases
+    assert b.facts.mrseam is not None and b.facts.mrseam.value == "CD" * 48
+    assert b.facts.seamhash is not None and b.facts.seamhash.value == "AB" * 48
+    assert b.facts.handoff is not None and str(b.facts.handoff.value) == "module 2 min 1 no-downgrade"
+    assert b.facts.debug is not None and b.facts.features0 is not None and b.facts.features0.value == 0x1F
+    assert b.facts.status is not None and str(b.update_from[0].versions) == ">= 2.0.50"
+    (only,) = read_document(mk.render_release({"version": "1.5.77", "mrseam_published": "0x" + "1" * 96},
+                                              None).encode(), "h").releases
+    assert only.update_from == () and only.advisories == () and only.facts.status is None
+
+
+# --- merging --------------------------------------------------------------------------------------
+
+
+def test_conflicting_facts_name_every_location(tmp_path: Path) -> None:
+    a = tmp_path / "a.tdxpolicy"
+    b = tmp_path / "b.tdxpolicy"
+    a.write_text("format 1\nrelease 1.5.16 {\n  svn 1.12\n}\n")
+    b.write_text("format 1\nrelease 1.5.16 {\n  # site says\n  svn 1.13\n}\n")
+    with pytest.raises(ConflictError) as ei:
+        load_catalogue([a, b])
+    msgs = [p.render() for p in ei.value.problems]
+    assert msgs[0] == (
+        "tdx_module_1.5.16.tdxpolicy:14:5: release 1.5.16: fact 'svn' is declared with different "
+        f"values: 1.11 at tdx_module_1.5.16.tdxpolicy:14:5, 1.12 at {a}:3:3, 1.13 at {b}:4:3"
+    )
+    assert [str(p.location) for p in ei.value.problems] == [
+        "tdx_module_1.5.16.tdxpolicy:14:5", f"{a}:3:3", f"{b}:4:3"]
+
+
+def test_same_fact_same_value_is_fine_and_rules_accumulate(tmp_path: Path) -> None:
+    site = tmp_path / "site.tdxpolicy"
+    site.write_text(
+        "format 1\nrelease 1.5.16 {\n  platforms 0xA06F0 0x806F8 0xC06F0\n"
+        '  deny from 1.5.01 "go through 1.5.08"\n  rollback to 1.5.13\n'
+        '  advisory migration "no live migration during the update"\n}\n')
+    cat = load_catalogue([site])
+    r = cat.get(parse_version("1.5.16"))
+    assert r is not None
+    assert r.facts.platforms is not None and r.facts.platforms.source.file == "tdx_module_1.5.16.tdxpolicy"
+    assert [a.word for a in r.advisories] == ["td-build", "migration"]
+    assert r.deny_from[0].source.file == str(site) and r.deny_from[0].source.line == 4
+    assert len(r.rollback_to) == 1 and len(r.update_from) == 1
+    assert [str(loc) for loc in r.declared_at] == ["tdx_module_1.5.16.tdxpolicy:10:1", f"{site}:2:1"]
+
+
+def test_no_default_policy_leaves_the_embedded_catalogue_out(tmp_path: Path) -> None:
+    site = tmp_path / "s.tdxpolicy"
+    site.write_text("format 1\nrelease 1.5.16 {\n}\n")
+    assert [r.version.text for r in load_catalogue([site], include_default=False)] == ["1.5.16"]
+    assert len(load_catalogue([], include_default=False)) == 0
+
+
+# --- show -----------------------------------------------------------------------------------------
+
+
+def test_show_cites_file_line_column_for_every_fact_and_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "1.5.16"]) == 0
+    out = capsys.readouterr().out
+    doc = (RELEASES / "tdx_module_1.5.16.tdxpolicy").read_text().splitlines()
+    cited = re.findall(r"^\s+(\S+.*?)\n\s+at tdx_module_1\.5\.16\.tdxpolicy:(\d+):(\d+)$", out, re.M)
+    names = [c[0].split()[0] for c in cited]
+    assert names == ["published", "mrseam", "seamhash", "svn", "platforms", "seamldr",
+                     "features0", "handoff", "update", "advisory"]
+    for text, line, col in cited:
+        keyword = text.split()[0]
+        assert doc[int(line) - 1][int(col) - 1:].startswith(keyword)
+
+
+def test_show_json_validates_and_cites(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "2.0.05", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert list(_validator("show").iter_errors(data)) == []
+    rel = data["release"]
+    assert rel["unknown_facts"] == ["mrseam"]
+    assert rel["facts"]["status"]["value"]["kind"] == "preview"
+    assert all("line" in f["source"] and "column" in f["source"] for f in rel["facts"].values())
+
+
+def test_show_unknown_version_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "1.5.17"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tdxpolicy: no policy source knows release 1.5.17 (known: 1.5.01, ")
+    assert main(["show", "1.5.16", "--no-default-policy"]) == 2
+    assert main(["show", "1.5.17", "--format", "json"]) == 2
+    data = json.loads(capsys.readouterr().out)
+    assert data["error"]["code"] == "unknown-version"
+
+
+def test_show_with_site_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    site = tmp_path / "site.tdxpolicy"
+    site.write_text('format 1\ndeny to 1.5.16 "site freeze"\nrelease 1.5.16 {\n  rollback to 1.5.13\n}\n')
+    assert main(["show", "1.5.16", "--policy", str(site)]) == 0
+    out = capsys.readouterr().out
+    assert f"  rollback to == 1.5.13\n    at {site}:4:3\n" in out
+    assert f'  deny to == 1.5.16 "site freeze" (document rule)\n    at {site}:2:1\n' in out
+
+
+# --- lint -----------------------------------------------------------------------------------------
+
+
+def test_lint_findings_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = tmp_path / "site.tdxpolicy"
+    doc.write_text(
+        "format 1\nissued 2020-01-01\nexpires 2021-01-01\n"
+        "release 1.5.16 {\n  seamldr 1.5.00 3.1.00\n  update from >= 1.5.20\n"
+        "  update from 1.5.01, 1.5.05\n}\n")
+    assert main(["lint", str(doc), "--no-default-policy"]) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        f"{doc}:3:1: warning: document expired on 2021-01-01 (today is "
+        + __import__("datetime").date.today().isoformat()
+        + "): every verdict that uses it warns (policy-fresh); renew it [expired]",
+        f"{doc}:7:3: warning: release 1.5.16: 'update from == 1.5.01, == 1.5.05' admits no version "
+        "at all (clauses joined by ',' must all hold; write one statement per alternative) [verset-empty]",
+        f"{doc}:5:3: warning: release 1.5.16: seamldr 3.1.00 is not a known P-SEAMLDR line "
+        "(known: 1.5, 2.0) [seamldr-unknown-line]",
+        f"{doc}:6:3: warning: release 1.5.16: 'update from >= 1.5.20' admits no 1.5 version up to "
+        "1.5.16, so nothing can update into it by this rule [update-rule-dead]",
+        f"{doc}:7:3: warning: release 1.5.16: 'update from == 1.5.01, == 1.5.05' admits no 1.5 "
+        "version up to 1.5.16, so nothing can update into it by this rule [update-rule-dead]",
+    ]
+    assert err == "1 document(s), 1 release block(s): 5 finding(s)\n"
+
+
+def test_lint_conflict_with_embedded_is_a_finding(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = tmp_path / "c.tdxpolicy"
+    doc.write_text("format 1\nexpires 2099-01-01\nrelease 1.5.16 {\n  svn 1.10\n}\n")
+    assert main(["lint", str(doc), "--format", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert list(_validator("lint").iter_errors(data)) == []
+    assert [f["code"] for f in data["findings"]] == ["conflict", "conflict"]
+    assert main(["lint", str(doc), "--no-default-policy"]) == 0
+
+
+def test_lint_reports_every_broken_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a.tdxpolicy").write_text("format 1\nrelase 1.5.01 {\n}\n")
+    (tmp_path / "b.tdxpolicy").write_text("format 1\nrelease 1.5.01 {\n  svn 1\n}\n")
+    assert main(["lint", str(tmp_path / "a.tdxpolicy"), str(tmp_path / "b.tdxpolicy")]) == 2
+    err = capsys.readouterr().err
+    assert "a.tdxpolicy:2:1: unknown statement 'relase'; did you mean 'release'?" in err
+    assert "b.tdxpolicy:3:7: expected an SVN like 1.11 (major.minor), got '1'" in err
+
+
+def test_load_documents_of_the_package_dir_equals_embedded() -> None:
+    files = load_documents([RELEASES])
+    emb = embedded_documents()
+    assert [Path(d.file).name for d in files] == [d.file for d in emb]
+    for f, e in zip(files, emb):
+        # the same facts; only the file names in the locations differ
+        assert [(n, s.value, s.source.line) for b in f.releases for n, s in b.facts.items()] == [
+            (n, s.value, s.source.line) for b in e.releases for n, s in b.facts.items()]
+    assert Version(1, 5, 16) in [b.version for d in emb for b in d.releases]
