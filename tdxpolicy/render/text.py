@@ -196,11 +196,16 @@ def render_select(result: SelectResult, color: bool = False,
         lines.append("Candidates (newest first):")
         wv = max(len(c.version.text) for c in result.candidates)
         for c in result.candidates:
-            mark = "allowed" if c.allowed else "denied "
-            hops = f"  {c.hops} hop{'s' if c.hops != 1 else ''}" if c.hops else ""
-            why = f"  failed: {', '.join(c.failed)}" if c.failed else ""
-            res = _c(mark, "\x1b[32m" if c.allowed else "\x1b[31m", color)
-            lines.append(f"  {c.version.text.ljust(wv)}  {res}{hops}{why}")
+            reachable = c.allowed or bool(c.hops)
+            if c.hops and c.hops > 1:
+                mark = f"via {c.hops} hops"
+            else:
+                mark = "allowed" if c.allowed else "denied"
+            why = ""
+            if c.failed:
+                why = ("  direct move fails: " if reachable else "  failed: ") + ", ".join(c.failed)
+            res = _c(mark.ljust(11), "\x1b[32m" if reachable else "\x1b[31m", color)
+            lines.append(f"  {c.version.text.ljust(wv)}  {res}{why}".rstrip())
     for i, hop in enumerate(result.path, 1):
         if hop.reversibility is not None:
             r = hop.reversibility
