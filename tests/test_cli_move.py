@@ -7,6 +7,7 @@ catalogue for the contract's own examples."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -326,3 +327,36 @@ def test_no_running_version_without_probe(capsys: pytest.CaptureFixture[str], mo
     assert doc["error"] == {"code": "host-unavailable",
                             "message": "running module version unknown: give --from or --facts",
                             "problems": [{"message": "running module version unknown: give --from or --facts"}]}
+
+
+def test_probe_when_no_running_version_given(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    probe_mod = importlib.import_module("tdxpolicy.host.probe")
+    from tdxpolicy.hostfacts import HostFacts
+    from tdxpolicy.version import Version
+
+    def fake_probe_facts() -> HostFacts:
+        return HostFacts(module_version=Version(9, 1, 0), seamldr_version=Version(9, 1, 2),
+                         cpuid=(0x806F8,), num_remaining_updates=0, host="probed", origin="probe")
+
+    monkeypatch.setattr(probe_mod, "probe_facts", fake_probe_facts)
+    code, doc = run_json(capsys, "verdict", "can-upgrade", *SITE, "--to", "9.1.02")
+    assert code == 1 and doc["from"] == "9.1.00"
+    assert [c["code"] for c in doc["checks"] if c["result"] == "fail"] == ["remaining-updates"]
+    # a flag overrides the probed fact
+    code, doc = run_json(capsys, "verdict", "can-upgrade", *SITE, "--to", "9.1.02", "--remaining", "4")
+    assert code == 0
+
+
+def test_probe_failure_is_exit_3(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    probe_mod = importlib.import_module("tdxpolicy.host.probe")
+    from tdxpolicy.errors import HostError
+
+    def failing() -> Any:
+        raise HostError("/sys: no TDX host interface", code="not-tdx-host")
+
+    monkeypatch.setattr(probe_mod, "probe_facts", failing)
+    code, doc = run_json(capsys, "verdict", "can-upgrade", *SITE, "--to", "9.1.02")
+    assert code == 3 and doc["error"]["code"] == "not-tdx-host"
+    assert [p["message"] for p in doc["error"]["problems"]] == [
+        "/sys: no TDX host interface",
+        "give --from VERSION (or --facts FILE) to decide without probing this host"]

@@ -67,27 +67,32 @@ def _catalogue(policy: Sequence[Path] | None, no_default: bool) -> "Catalogue":
 
 
 def _probe_running(facts: "HostFacts") -> "HostFacts":
-    """No running version given: ask the host (cli-contract.md, "Host facts"), flags win."""
+    """No running version given: read it from the host (cli-contract.md, "Host facts");
+    facts given by flags or --facts win over probed ones. HostError (exit 3) when the host
+    cannot tell."""
     from dataclasses import replace
 
     from ..errors import HostError
 
     try:
-        from ..host.probe import probe  # type: ignore[attr-defined]
-    except ImportError:
-        raise HostError(
-            "running module version unknown: give --from or --facts", code="host-unavailable"
-        ) from None
-    probed = probe()
-    probed_facts: HostFacts = getattr(probed, "facts", probed)
-    if probed_facts.module_version is None:
+        from ..host.probe import probe_facts
+    except ImportError:  # pragma: no cover - the host part is always shipped
+        raise HostError("running module version unknown: give --from or --facts") from None
+    try:
+        probed = probe_facts()
+    except HostError as e:
+        from ..errors import Problem
+
+        hint = Problem("give --from VERSION (or --facts FILE) to decide without probing this host")
+        raise HostError(list(e.problems) + [hint], code=e.code) from None
+    if probed.module_version is None:
         raise HostError("running module version unknown: give --from or --facts")
     given = {
         name: getattr(facts, name)
         for name in ("seamldr_version", "cpuid", "num_remaining_updates", "host")
         if getattr(facts, name) is not None
     }
-    return replace(probed_facts, **given)
+    return replace(probed, **given)
 
 
 def _host_facts(
