@@ -103,6 +103,37 @@ def _range_of(vs: VersionSet, series: tuple[int, int], keys: Sequence[tuple[int,
     return IndexRange(lo, hi, frozenset(i for i in excluded if lo <= i < hi))
 
 
+def _allowed_intervals(
+    lo: int, hi: int, excluded: frozenset[int], denied: tuple[IndexRange, ...]
+) -> list[tuple[int, int]]:
+    """``[lo, hi)`` minus the points ``excluded`` minus every denied range (a denied range's
+    own ``excluded`` points stay allowed), as disjoint half-open intervals."""
+    intervals = [(lo, hi)] if lo < hi else []
+    for d in denied:
+        nxt: list[tuple[int, int]] = []
+        for a, b in intervals:
+            if d.hi <= a or d.lo >= b:
+                nxt.append((a, b))
+                continue
+            if a < d.lo:
+                nxt.append((a, d.lo))
+            nxt.extend((x, x + 1) for x in sorted(d.excluded) if max(a, d.lo) <= x < min(b, d.hi))
+            if d.hi < b:
+                nxt.append((d.hi, b))
+        intervals = nxt
+    if excluded:
+        out: list[tuple[int, int]] = []
+        for a, b in intervals:
+            for x in sorted(e for e in excluded if a <= e < b):
+                if a < x:
+                    out.append((a, x))
+                a = x + 1
+            if a < b:
+                out.append((a, b))
+        intervals = out
+    return intervals
+
+
 @dataclass(frozen=True)
 class _Series:
     key: tuple[int, int]
@@ -327,17 +358,7 @@ class VersionGraph:
                 continue
             best = inf
             for rg, _ in s.admits[t]:
-                # allowed sources: rg ∩ [start, t) minus rg.excluded minus every deny range
-                cuts = set(rg.excluded)
-                for d in denied:
-                    cuts.update(range(max(d.lo, rg.lo), min(d.hi, rg.hi, t)))
-                    cuts.difference_update(d.excluded)
-                lo, hi = max(rg.lo, start), min(rg.hi, t)
-                for c in sorted(x for x in cuts if lo <= x < hi):
-                    if lo < c:
-                        best = min(best, query(lo, c))
-                    lo = c + 1
-                if lo < hi:
+                for lo, hi in _allowed_intervals(max(rg.lo, start), min(rg.hi, t), rg.excluded, denied):
                     best = min(best, query(lo, hi))
             if best[1] >= 0:
                 parent[t] = best[1]

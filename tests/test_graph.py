@@ -1,0 +1,277 @@
+"""The version graph: structure against a brute-force oracle, queries, renderers, the command.
+
+The oracle is the policy-format.md text applied to every pair (R, T): same series; T > R and
+some `update from` of T admits R, or T < R and some `rollback to` of R admits T; and no
+`deny from` of T admits R and no `deny to` admits T.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections import deque
+from pathlib import Path
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tdxpolicy.catalogue import Catalogue, merge
+from tdxpolicy.cli import main
+from tdxpolicy.graph import Edge, EdgeKind, VersionGraph
+from tdxpolicy.model import (
+    DenyFrom,
+    DenyTo,
+    Location,
+    PolicyDocument,
+    ReleaseBlock,
+    RollbackTo,
+    SourceKind,
+    UpdateFrom,
+)
+from tdxpolicy.render.graph import graph_dot, graph_json, graph_mermaid, graph_text
+from tdxpolicy.sources import load_catalogue
+from tdxpolicy.version import Clause, Op, Version, VersionSet, parse_version
+
+REPO = Path(__file__).resolve().parent.parent
+L = Location("gen.tdxpolicy", 1, 1)
+
+
+def oracle_edges(cat: Catalogue) -> set[tuple[Version, Version, EdgeKind]]:
+    out = set()
+    for r in cat.releases:
+        for t in cat.releases:
+            if r.series != t.series or r.version == t.version:
+                continue
+            if any(d.versions.matches(t.version) for d in cat.deny_to):
+                continue
+            if any(d.versions.matches(r.version) for d in t.deny_from):
+                continue
+            if t.version > r.version and any(u.versions.matches(r.version) for u in t.update_from):
+                out.add((r.version, t.version, EdgeKind.UPDATE))
+            if t.version < r.version and any(b.versions.matches(t.version) for b in r.rollback_to):
+                out.add((r.version, t.version, EdgeKind.ROLLBACK))
+    return out
+
+
+def oracle_distances(edges: set[tuple[Version, Version, EdgeKind]], start: Version) -> dict[Version, int]:
+    adj: dict[Version, list[Version]] = {}
+    for a, b, _ in edges:
+        adj.setdefault(a, []).append(b)
+    dist = {start: 0}
+    q = deque([start])
+    while q:
+        v = q.popleft()
+        for w in adj.get(v, []):
+            if w not in dist:
+                dist[w] = dist[v] + 1
+                q.append(w)
+    return dist
+
+
+# --- generated catalogues -------------------------------------------------------------------------
+
+small_versions = st.builds(Version, st.just(1), st.integers(4, 5), st.integers(0, 12))
+ops = st.sampled_from([Op.GE, Op.LE, Op.GT, Op.LT, Op.EQ, Op.NE])
+clauses = st.one_of(
+    st.builds(Clause, ops, small_versions),
+    st.builds(lambda v: Clause(Op.SERIES, Version(v.major, v.minor, 0)), small_versions),
+    st.just(Clause(Op.ANY)),
+)
+versets = st.lists(clauses, min_size=1, max_size=3).map(lambda cs: VersionSet(tuple(cs)))
+
+
+@st.composite
+def catalogues(draw: st.DrawFn) -> Catalogue:
+    versions = draw(st.lists(small_versions, min_size=1, max_size=14, unique=True))
+    blocks = []
+    for v in versions:
+        blocks.append(ReleaseBlock(
+            v, L,
+            update_from=tuple(UpdateFrom(vs, L) for vs in draw(st.lists(versets, max_size=2))),
+            deny_from=tuple(DenyFrom(vs, "x", L) for vs in draw(st.lists(versets, max_size=2))),
+            rollback_to=tuple(RollbackTo(vs, L) for vs in draw(st.lists(versets, max_size=1))),
+        ))
+    deny_to = tuple(DenyTo(vs, "x", L) for vs in draw(st.lists(versets, max_size=1)))
+    return merge([PolicyDocument("gen", SourceKind.DOCUMENT, deny_to=deny_to, releases=tuple(blocks))])
+
+
+def _edge_set(g: VersionGraph) -> set[tuple[Version, Version, EdgeKind]]:
+    return {(e.source, e.target, e.kind) for e in g.edges()}
+
+
+@settings(max_examples=200, deadline=None)
+@given(catalogues())
+def test_edges_equal_the_pairwise_oracle(cat: Catalogue) -> None:
+    g = VersionGraph(cat)
+    expected = oracle_edges(cat)
+    assert _edge_set(g) == expected
+    for r in cat.releases:
+        preds = {(e.source, e.target, e.kind) for e in g.predecessors(r.version)}
+        assert preds == {x for x in expected if x[1] == r.version}
+        for t in cat.releases:
+            e = g.edge(r.version, t.version)
+            assert (e is not None) == any(x[:2] == (r.version, t.version) for x in expected)
+
+
+@settings(max_examples=500, deadline=None)
+@given(catalogues(), st.data())
+def test_shortest_paths_and_reachability(cat: Catalogue, data: st.DataObject) -> None:
+    g = VersionGraph(cat)
+    edges = oracle_edges(cat)
+    start = data.draw(st.sampled_from([r.version for r in cat.releases]))
+    dist = oracle_distances(edges, start)
+    assert g.reachable(start) == set(dist) - {start}
+    for r in cat.releases:
+        path = g.shortest_path(start, r.version)
+        if r.version not in dist:
+            assert path is None
+            continue
+        assert path is not None and len(path) == dist[r.version]
+        # a path is a chain of permitted edges from start to goal
+        at = start
+        for hop in path:
+            assert hop.source == at and (hop.source, hop.target, hop.kind) in edges
+            at = hop.target
+        assert at == r.version
+    # the generic search (used with host-fact filters) agrees with the fast forward pass
+    same = g.filtered(lambda e: True)
+    for r in cat.releases:
+        a, b = g.shortest_path(start, r.version), same.shortest_path(start, r.version)
+        assert (a is None) == (b is None) and (a is None or len(a) == len(b or []))
+
+
+@settings(max_examples=100, deadline=None)
+@given(catalogues(), st.integers(0, 2**16))
+def test_filter_keeps_exactly_the_accepted_edges(cat: Catalogue, salt: int) -> None:
+    keep = lambda e: hash((e.source.key, e.target.key, salt)) % 3 != 0  # noqa: E731
+    g = VersionGraph(cat).filtered(keep)
+    assert _edge_set(g) == {x for x in oracle_edges(cat) if keep(Edge(x[0], x[1], x[2], L))}
+
+
+def test_edges_cite_the_rule() -> None:
+    site = PolicyDocument("site", SourceKind.DOCUMENT, releases=(
+        ReleaseBlock(Version(1, 5, 1), Location("s", 1, 1)),
+        ReleaseBlock(Version(1, 5, 2), Location("s", 2, 1),
+                     update_from=(UpdateFrom(VersionSet.at_least(Version(1, 5, 9)), Location("s", 3, 5)),
+                                  UpdateFrom(VersionSet.anything(), Location("s", 4, 5))),
+                     rollback_to=(RollbackTo(VersionSet.anything(), Location("s", 5, 5)),)),
+    ))
+    g = VersionGraph(merge([site]))
+    assert g.successors(Version(1, 5, 1)) == [
+        Edge(Version(1, 5, 1), Version(1, 5, 2), EdgeKind.UPDATE, Location("s", 4, 5))]
+    assert g.successors(Version(1, 5, 2)) == [
+        Edge(Version(1, 5, 2), Version(1, 5, 1), EdgeKind.ROLLBACK, Location("s", 5, 5))]
+
+
+def test_large_single_series_is_fast_and_correct() -> None:
+    n = 3000
+    blocks = tuple(
+        ReleaseBlock(Version(1, 5, i), L,
+                     update_from=(UpdateFrom(VersionSet.at_least(Version(1, 5, max(0, i - 7))), L),))
+        for i in range(n))
+    g = VersionGraph(merge([PolicyDocument("big", SourceKind.DOCUMENT, releases=blocks)]))
+    path = g.shortest_path(Version(1, 5, 0), Version(1, 5, n - 1))
+    assert path is not None and len(path) == -(-(n - 1) // 7)
+    assert len(g.reachable(Version(1, 5, 0))) == n - 1
+
+
+# --- Intel's catalogue ----------------------------------------------------------------------------
+
+
+def test_intel_graph_text_exact(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[:8] == [
+        "1.5.01 -> 1.5.05 1.5.06 1.5.08 1.5.09 1.5.13 1.5.16",
+        "1.5.05 -> 1.5.06 1.5.08 1.5.09 1.5.13 1.5.16",
+        "1.5.06 -> 1.5.08 1.5.09 1.5.13 1.5.16",
+        "1.5.08 -> 1.5.09 1.5.13 1.5.16",
+        "1.5.09 -> 1.5.13 1.5.16",
+        "1.5.13 -> 1.5.16",
+        "1.5.16 -> (none)",
+        "1.5.20 [no update policy] -> (none)",
+    ]
+    assert "2.0.04 [preview] -> 2.0.05 2.0.08" in out
+    assert "2.0.02 [preview] -> (none)" in out  # Intel: 2.0.04+ need >= 2.0.04
+
+
+def test_intel_graph_json_validates(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    schema = json.loads((REPO / "schemas" / "catalogue.schema.json").read_text())
+    from referencing import Registry, Resource
+
+    reg = Registry().with_resource(schema["$id"], Resource.from_contents(schema))
+    v = jsonschema.Draft202012Validator({"$ref": schema["$id"] + "#/$defs/graph"}, registry=reg)
+    assert list(v.iter_errors(data)) == []
+    assert len(data["nodes"]) == 18 and len(data["edges"]) == 24
+    e = data["edges"][0]
+    assert e == {"from": "1.5.01", "to": "1.5.05", "kind": "update",
+                 "source": {"file": "tdx_module_1.5.05.tdxpolicy", "line": 20, "column": 5}}
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is not installed")
+def test_dot_output_renders_with_graphviz(tmp_path: Path) -> None:
+    g = VersionGraph(load_catalogue())
+    src = graph_dot(g)
+    proc = subprocess.run(["dot", "-Tsvg"], input=src, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count('class="node"') == 18 and proc.stdout.count('class="edge"') == 24
+
+
+def test_mermaid_and_dot_structure() -> None:
+    g = VersionGraph(load_catalogue())
+    mm = graph_mermaid(g)
+    assert mm.startswith("flowchart LR\n") and "  v1_5_01 --> v1_5_05\n" in mm
+    assert '    v2_0_05["2.0.05 (preview)"]' in mm
+    dot = graph_dot(g)
+    assert '"1.5.13" -> "1.5.16" [tooltip="tdx_module_1.5.16.tdxpolicy:20:5"];' in dot
+    assert '"1.5.20" [color="grey", fontcolor="grey"];' in dot
+    assert graph_text(g).count("\n") == 18 and graph_json(g)["tdxpolicy"] == "graph/1"
+
+
+def test_graph_with_host_facts_keeps_only_engine_allowed_moves(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("tdxpolicy.engine")
+    assert main(["graph", "--format", "json", "--seamldr", "1.5.00", "--cpuid", "0x806F8",
+                 "--remaining", "5"]) == 0
+    edges = json.loads(capsys.readouterr().out)["edges"]
+    assert {(e["from"], e["to"]) for e in edges} == {
+        (a.text, b.text) for a, b, _ in oracle_edges(load_catalogue()) if a.series == (1, 5)}
+    # an unknown P-SEAMLDR version denies every move (fail closed)
+    assert main(["graph", "--format", "json", "--cpuid", "0xA06D0"]) == 0
+    assert json.loads(capsys.readouterr().out)["edges"] == []
+
+
+def test_rollback_edges_in_renderers() -> None:
+    site = PolicyDocument("s", SourceKind.DOCUMENT, releases=(
+        ReleaseBlock(parse_version("2.0.04"), L),
+        ReleaseBlock(parse_version("2.0.05"), L, rollback_to=(RollbackTo(VersionSet.anything(), L),)),
+    ))
+    g = VersionGraph(merge([site]))
+    assert '"2.0.05" -> "2.0.04" [tooltip="gen.tdxpolicy:1:1", style="dashed", label="rollback"];' in graph_dot(g)
+    assert "  v2_0_05 -. rollback .-> v2_0_04\n" in graph_mermaid(g)
+    assert "2.0.05 [no update policy] -> 2.0.04 (rollback)\n" in graph_text(g)
+
+
+index_ranges = st.builds(
+    lambda lo, n, ex: __import__("tdxpolicy.graph", fromlist=["IndexRange"]).IndexRange(
+        lo, lo + n, frozenset(x for x in ex if lo <= x < lo + n)),
+    st.integers(0, 20), st.integers(0, 20), st.frozensets(st.integers(0, 40), max_size=5))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(0, 30), st.integers(0, 40), st.frozensets(st.integers(0, 40), max_size=5),
+       st.lists(index_ranges, max_size=3))
+def test_allowed_intervals_match_brute_force(lo: int, hi: int, excluded: frozenset[int],
+                                             denied: list) -> None:  # type: ignore[type-arg]
+    """The forward pass's range arithmetic: [lo, hi) minus excluded minus every denied range."""
+    from tdxpolicy.graph import _allowed_intervals
+
+    got = _allowed_intervals(lo, hi, excluded, tuple(denied))
+    points = [x for a, b in got for x in range(a, b)]
+    assert len(points) == len(set(points)) and all(a < b for a, b in got)
+    assert set(points) == {x for x in range(lo, hi)
+                           if x not in excluded and not any(x in d for d in denied)}
