@@ -217,7 +217,8 @@ def test_positions_point_at_every_value(value: Any, indent: Any, ascii_only: boo
     pos = _Positions(text)
     decoder = json.JSONDecoder()
     for path, v in _walk(value):
-        off = pos.values[path]
+        off = pos.offset(path)
+        assert off is not None
         assert decoder.raw_decode(text, off)[0] == v
         line, col = pos.line_col(off)
         assert text.split("\n")[line - 1][col - 1 :] == text[off:].split("\n")[0]

@@ -191,7 +191,8 @@ def _check_release_versions(
 # mapping_file.json
 # ============================================================================================
 
-_TOKEN_RE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],:]|[^\s{}\[\],:"]+')
+# A string (group 1; with group 2 when it is a key), a bracket, or a literal.
+_TOKEN_RE = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*")(\s*:)?|[{}\[\]]|[^\s{}\[\],:"]+')
 _PathT = tuple[str | int, ...]
 
 
@@ -201,58 +202,71 @@ class _Positions:
     ``json`` reports positions only for syntax errors, so a single pass over the tokens maps
     every path to a character offset; it also finds duplicate keys, which ``json`` silently
     collapses (the last one wins) and which would hide a fact. Iterative: any depth is fine.
+    Offsets are kept per container (``children[container path][key or index]``), so the
+    scan builds one path tuple per object or list, not one per value.
     """
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.values: dict[_PathT, int] = {}
-        self.keys: dict[_PathT, int] = {}
+        self.root: int | None = None
+        self.children: dict[_PathT, dict[str | int, int]] = {}
+        self.keys: dict[_PathT, dict[str, int]] = {}
         self.duplicate_keys: list[tuple[_PathT, int]] = []
         self._newlines: list[int] | None = None
-        values, keys = self.values, self.keys
-        # frame: [is_object, slot (key or index), expecting_key, seen_keys]
+        children, keys, dups = self.children, self.keys, self.duplicate_keys
+        # One frame per open container: [value offsets, key offsets (None for a list),
+        # values so far, current key, container path]. A string followed by ':' is a key,
+        # so ',' and ':' need no tokens at all.
         frames: list[list[Any]] = []
-        path: list[str | int] = []
         for m in _TOKEN_RE.finditer(text):
-            tok = m.group()
-            c = tok[0]
-            if c == ",":
-                top = frames[-1]
-                if top[0]:
-                    top[2] = True
-                else:
-                    top[1] += 1
-                    path[-1] = top[1]
-                continue
-            if c == ":":
-                frames[-1][2] = False
-                continue
-            if c == "}" or c == "]":
+            start = m.start()
+            c = text[start]
+            if c == '"':
+                if m.group(2) is not None:  # a key
+                    raw = m.group(1)
+                    key = raw[1:-1] if "\\" not in raw else json.loads(raw)
+                    f = frames[-1]
+                    seen = f[1]
+                    if key in seen:
+                        dups.append((f[4] + (key,), start))
+                    else:
+                        seen[key] = start
+                    f[3] = key
+                    continue
+            elif c == "}" or c == "]":
                 frames.pop()
-                path.pop()
                 continue
-            if c == '"' and frames and frames[-1][2]:
-                top = frames[-1]
-                key = tok[1:-1] if "\\" not in tok else json.loads(tok)
-                path[-1] = key
-                kp = tuple(path)
-                if key in top[3]:
-                    self.duplicate_keys.append((kp, m.start()))
+            # a value starts here
+            if frames:
+                f = frames[-1]
+                if f[1] is None:
+                    slot = f[2]
+                    f[2] += 1
                 else:
-                    top[3].add(key)
-                    keys[kp] = m.start()
-                top[1] = key
-                continue
-            # a value starts here (first occurrence wins for duplicated keys' values too)
-            vp = tuple(path)
-            if vp not in values:
-                values[vp] = m.start()
+                    slot = f[3]
+                vals = f[0]
+                if slot not in vals:  # first wins for a duplicated key's value
+                    vals[slot] = start
+                if c == "{" or c == "[":
+                    path = f[4] + (slot,)
+                else:
+                    continue
+            else:
+                self.root = start
+                path = ()
             if c == "{":
-                frames.append([True, None, True, set()])
-                path.append("")
+                own: dict[str, int] = {}
+                keys[path] = own
+                frames.append([children.setdefault(path, {}), own, 0, None, path])
             elif c == "[":
-                frames.append([False, 0, False, None])
-                path.append(0)
+                frames.append([children.setdefault(path, {}), None, 0, None, path])
+
+    def offset(self, path: _PathT, *, key: bool = False) -> int | None:
+        """Where the value at ``path`` starts (or its key, with ``key``)."""
+        if not path:
+            return self.root
+        table: dict[Any, Any] | None = (self.keys if key else self.children).get(path[:-1])
+        return None if table is None else table.get(path[-1])
 
     def line_col(self, offset: int) -> tuple[int, int]:
         if self._newlines is None:
@@ -268,9 +282,9 @@ class _Positions:
         return self.text[start:end]
 
     def location(self, file: str, path: _PathT, *, key: bool = False) -> Location:
-        off = (self.keys if key else self.values).get(path)
+        off = self.offset(path, key=key)
         if off is None and key:
-            off = self.values.get(path)
+            off = self.offset(path)
         if off is None:
             return Location(file, path=_json_path(path))
         line, col = self.line_col(off)
@@ -500,30 +514,67 @@ def parse_mapping_json(data: bytes, file: str, *, use_schema: bool = False) -> P
         raise InputError(_sorted(problems))
 
     # The schema holds: build the blocks, checking what a schema cannot say.
+    releases = _build_releases(obj["tdx_module_releases"], pos, file, problems)
+    if problems:
+        raise InputError(_sorted(problems))
+    return PolicyDocument(file=file, kind=SourceKind.MAPPING_JSON, releases=tuple(releases))
+
+
+def _build_releases(
+    entries: list[dict[str, Any]], pos: _Positions, file: str, problems: list[Problem]
+) -> list[ReleaseBlock]:
+    """Schema-valid release entries -> blocks (the hot path: bench/bench_sources.py).
+
+    Version texts repeat (P-SEAMLDR lines, minimums), so each distinct text is parsed once.
+    """
+    versions: dict[str, Version] = {}
+    at_least: dict[str, VersionSet] = {}
+    line_col = pos.line_col
+    release_at = pos.children.get(("tdx_module_releases",), {})
+
+    def ver(text: str) -> Version:
+        v = versions.get(text)
+        if v is None:
+            v = versions[text] = parse_version(text)
+        return v
+
+    def loc(off: int | None, shown: str) -> Location:
+        if off is None:
+            return Location(file, path=shown)
+        line, col = line_col(off)
+        return Location(file, line, col, path=shown)
+
     releases: list[ReleaseBlock] = []
     first_seen: dict[Version, Location] = {}
-    for i, r in enumerate(obj["tdx_module_releases"]):
+    for i, r in enumerate(entries):
         base: _PathT = ("tdx_module_releases", i)
         vpath = base + ("version",)
         mpath = base + ("min_module_version_for_td_preserving",)
         spath = base + ("min_seamldr_versions",)
-        fpath = base + ("tdx_feature0",)
+        shown = f"$.tdx_module_releases[{i}]"
+        mtext = r["min_module_version_for_td_preserving"]
         # The schema's '$' admits a final newline ("1.5.06\n"); parse_version does not.
         try:
-            version = parse_version(r["version"])
-            minimum = parse_version(r["min_module_version_for_td_preserving"])
+            version = ver(r["version"])
+            minimum = ver(mtext)
         except VersionError as e:
             bad_path = vpath if not _VERSION_FULL.fullmatch(r["version"]) else mpath
             problems.append(pos.problem(str(e), file, bad_path))
             continue
         try:
-            seamldr = tuple(parse_version(x) for x in r["min_seamldr_versions"])
+            seamldr = tuple([ver(x) for x in r["min_seamldr_versions"]])
         except VersionError as e:
-            j = next(j for j, x in enumerate(r["min_seamldr_versions"]) if not _VERSION_FULL.fullmatch(x))
+            j = next(
+                j for j, x in enumerate(r["min_seamldr_versions"]) if not _VERSION_FULL.fullmatch(x)
+            )
             problems.append(pos.problem(str(e), file, spath + (j,)))
             continue
-        vloc = pos.location(file, vpath)
-        mloc = pos.location(file, mpath)
+        at = pos.children.get(base, {})
+        vloc = loc(at.get("version"), shown + ".version")
+        mloc = loc(
+            at.get("min_module_version_for_td_preserving"),
+            shown + ".min_module_version_for_td_preserving",
+        )
         if version in first_seen:
             problems.append(
                 pos.problem(
@@ -534,25 +585,32 @@ def parse_mapping_json(data: bytes, file: str, *, use_schema: bool = False) -> P
             )
         else:
             first_seen[version] = vloc
+        # domain.md section 2, update-rule: Intel's minimum is compared within the series.
         bad = _check_release_versions(
             version, minimum, mloc, "min_module_version_for_td_preserving"
         )
         if bad is not None:
             problems.append(pos.problem(bad.message, file, mpath))
+        vset = at_least.get(mtext)
+        if vset is None:
+            vset = at_least[mtext] = VersionSet.at_least(minimum)
         releases.append(
             ReleaseBlock(
                 version=version,
-                source=pos.location(file, base),
+                source=loc(release_at.get(i), shown),
                 facts=ReleaseFacts(
-                    seamldr=Sourced(seamldr, pos.location(file, spath)),
-                    features0=Sourced(int(r["tdx_feature0"], 16), pos.location(file, fpath)),
+                    seamldr=Sourced(
+                        seamldr, loc(at.get("min_seamldr_versions"), shown + ".min_seamldr_versions")
+                    ),
+                    features0=Sourced(
+                        int(r["tdx_feature0"], 16),
+                        loc(at.get("tdx_feature0"), shown + ".tdx_feature0"),
+                    ),
                 ),
-                update_from=(UpdateFrom(VersionSet.at_least(minimum), mloc),),
+                update_from=(UpdateFrom(vset, mloc),),
             )
         )
-    if problems:
-        raise InputError(_sorted(problems))
-    return PolicyDocument(file=file, kind=SourceKind.MAPPING_JSON, releases=tuple(releases))
+    return releases
 
 
 # ============================================================================================
