@@ -344,3 +344,23 @@ def test_load_documents_of_the_package_dir_equals_embedded() -> None:
         assert [(n, s.value, s.source.line) for b in f.releases for n, s in b.facts.items()] == [
             (n, s.value, s.source.line) for b in e.releases for n, s in b.facts.items()]
     assert Version(1, 5, 16) in [b.version for d in emb for b in d.releases]
+
+
+def test_intel_sources_and_embedded_documents_give_identical_rules(intel_dir: Path) -> None:
+    """Issue #2 "Done when": the mapping JSON, the README table and the embedded documents give
+    identical rules for the 11 releases they share."""
+    pytest.importorskip("tdxpolicy.sources.intel")
+    mapping, readme = load_documents([intel_dir / "mapping_file.json", intel_dir / "README.md"])
+    emb = {b.version: b for d in embedded_documents() for b in d.releases}
+
+    def rules(blocks: object) -> dict[Version, list[str]]:
+        return {b.version: [str(u.versions) for u in b.update_from]
+                for b in blocks if b.update_from}  # type: ignore[attr-defined]
+
+    from_mapping, from_readme = rules(mapping.releases), rules(readme.releases)
+    from_embedded = rules(emb.values())
+    assert len(from_mapping) == 11
+    assert from_mapping == from_readme == from_embedded
+    merged = load_catalogue([intel_dir / "mapping_file.json", intel_dir / "README.md",
+                             intel_dir / "tdx-module-releases.md"])
+    assert len(merged) == 18  # and no conflicting fact among the four sources
