@@ -16,8 +16,11 @@ it is computed once per state and kept **serialized**; each further host costs o
   validation are ever stored, and every component that could make a line invalid (unknown keys,
   the type of ``host``/``interface``) is checked before the cached body is used, so the fast
   path accepts exactly what :func:`tdxpolicy.sources.hostfacts.validate_facts_obj` accepts.
-- the *state* key (parsed versions, sorted set of CPUID values, budget) -> body, so ``["0xA",
-  "0xB"]`` and ``["0xB", "0xA"]`` share one decision.
+- the *state* key (parsed versions, CPUID values, budget) -> body, so ``"0x806f8"`` and
+  ``"0x806F8"``, or ``3`` and ``3.0``, share one decision. CPU packages are kept in the order
+  given, not sorted or de-duplicated: the ``cpu`` check's message lists them, and a memoized
+  answer must be byte-for-byte the answer for that host (tests/test_fleet.py checks this
+  against deciding every host on its own).
 
 The budget is part of the state exactly (not clamped): the engine's ``remaining-updates``
 message cites the count, and a clamped key would print another host's number. Real fleets
@@ -30,9 +33,10 @@ it never opens files or prints on its own.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _enc  # type: ignore[attr-defined]
-from typing import IO, Any, Iterable
+from typing import IO, Any, Callable, Iterable
 
 from .catalogue import Catalogue
 from .errors import TdxPolicyError
@@ -43,7 +47,6 @@ from .version import Version
 
 __all__ = ["FleetSummary", "FleetDecider", "run_fleet"]
 
-_CHUNK_LINES = 8192
 
 
 @dataclass
@@ -110,7 +113,7 @@ class FleetDecider:
         key = (
             facts.module_version.text if facts.module_version is not None else None,
             facts.seamldr_version.text if facts.seamldr_version is not None else None,
-            tuple(sorted(set(facts.cpuid))) if facts.cpuid is not None else None,
+            facts.cpuid,
             facts.num_remaining_updates,
         )
         entry = self.states.get(key)
@@ -119,7 +122,7 @@ class FleetDecider:
         state = HostFacts(
             module_version=facts.module_version,
             seamldr_version=facts.seamldr_version,
-            cpuid=key[2],
+            cpuid=facts.cpuid,
             num_remaining_updates=facts.num_remaining_updates,
             origin="fleet",
         )
@@ -186,45 +189,75 @@ class FleetDecider:
 
     def line(self, raw: bytes | str, n: int) -> bytes:
         """The output line (bytes, with newline) for input line ``n`` (1-based)."""
-        return b"".join(self.lines([raw], start=n))
+        return self.lines([raw], start=n)[0]
 
     # -- the fast path ---------------------------------------------------------------------------
 
-    def lines(self, stream: Iterable[bytes | str], start: int = 1) -> Iterable[bytes]:
+    def lines(self, stream: Iterable[bytes | str], start: int = 1) -> list[bytes]:
+        """The output line (bytes, with newline) for each input line, in order."""
+        out: list[bytes] = []
+        self.run(stream, out.extend, start=start)
+        # Output lines hold no raw newline (JSON escapes it), so this splits exactly per line.
+        return b"".join(out).splitlines(keepends=True)
+
+    def run(
+        self,
+        stream: Iterable[bytes | str],
+        sink: Callable[[list[bytes]], None],
+        *,
+        start: int = 1,
+        chunk: int = 1024,
+    ) -> None:
+        """Decide every line of ``stream``; hand the output to ``sink`` as lists of byte
+        strings whose concatenation is a run of whole output lines (at most ``chunk`` pieces
+        per call). Cached answers are passed as the same bytes object every time, never
+        copied: with ``os.writev`` they reach the kernel without being joined."""
         loads = json.loads
         raw_cache = self.raw
         allowed_keys = ALLOWED_KEYS
         enc = _enc
         slow = self.slow_line
+        parts: list[bytes] = []
+        append = parts.append
         n = start - 1
         for raw in stream:
             n += 1
             try:
-                obj = loads(raw)
-            except (ValueError, RecursionError):
-                yield slow(raw, n)
-                continue
-            if type(obj) is dict and obj.keys() <= allowed_keys:
-                cp = obj.get("cpuid")
-                rem = obj.get("num_remaining_updates")
-                try:
-                    entry = raw_cache.get(
-                        (obj.get("module_version"), obj.get("seamldr_version"),
-                         tuple(cp) if type(cp) is list else cp, rem, type(rem))
-                    )
-                except TypeError:
-                    entry = None
-                if entry is not None:
-                    host = obj.get("host")
-                    if (host is None or type(host) is str) and (
-                        "interface" not in obj or type(obj["interface"]) is dict
-                    ):
-                        entry.count += 1
-                        yield b'{"host":%s,"line":%d%s' % (
-                            enc(host).encode() if host is not None else b"%d" % n, n, entry.tail
+                # Decoding here (strict UTF-8) is cheaper than json.loads' own detection on bytes.
+                obj = loads(raw.decode() if type(raw) is bytes else raw)
+            except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
+                append(slow(raw, n))
+            else:
+                entry = None
+                if type(obj) is dict and obj.keys() <= allowed_keys:
+                    cp = obj.get("cpuid")
+                    rem = obj.get("num_remaining_updates")
+                    try:
+                        entry = raw_cache.get(
+                            (obj.get("module_version"), obj.get("seamldr_version"),
+                             tuple(cp) if type(cp) is list else cp, rem, type(rem))
                         )
-                        continue
-            yield slow(raw, n, obj, parsed=True)
+                    except TypeError:
+                        entry = None
+                    if entry is not None:
+                        host = obj.get("host")
+                        if (host is None or type(host) is str) and (
+                            "interface" not in obj or type(obj["interface"]) is dict
+                        ):
+                            entry.count += 1
+                            append(b'{"host":%s,"line":%d' % (
+                                enc(host).encode() if host is not None else b"%d" % n, n))
+                            append(entry.tail)
+                        else:
+                            entry = None
+                if entry is None:
+                    append(slow(raw, n, obj, parsed=True))
+            if len(parts) >= chunk:
+                sink(parts)
+                parts = []
+                append = parts.append
+        if parts:
+            sink(parts)
 
     def summary(self) -> FleetSummary:
         s = FleetSummary(errors=self.errors, distinct_states=len(self.states))
@@ -250,16 +283,46 @@ def run_fleet(
     max_hops: int = 1,
     file: str = "<stdin>",
 ) -> FleetSummary:
-    """Decide every line of ``stream`` and write the results to ``out`` in big chunks."""
+    """Decide every line of ``stream`` and write the results to ``out``.
+
+    When ``out`` has a file descriptor, output goes out with ``os.writev`` in batches of at most 1024
+    pieces (cached answers are never copied in user space); otherwise in joined chunks.
+    """
     decider = FleetDecider(catalogue, options, target=target, max_hops=max_hops, file=file)
-    buf: list[bytes] = []
-    append = buf.append
-    write = out.write
-    for line in decider.lines(stream):
-        append(line)
-        if len(buf) >= _CHUNK_LINES:
-            write(b"".join(buf))
-            buf.clear()
-    if buf:
-        write(b"".join(buf))
+    fd: int | None
+    try:
+        out.flush()
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = None
+    if fd is not None and hasattr(os, "writev"):
+        writev = os.writev
+        write = os.write
+
+        def sink(parts: list[bytes]) -> None:
+            done = writev(fd, parts)
+            total = sum(map(len, parts))
+            if done < total:  # a signal interrupted a pipe write: finish the rest
+                rest = memoryview(b"".join(parts))[done:]
+                while rest:
+                    rest = rest[write(fd, rest):]
+
+        decider.run(stream, sink, chunk=1022)  # a line adds <= 2 pieces; IOV_MAX is 1024
+    else:
+        joined: list[bytes] = []
+        size = 0
+
+        def sink(parts: list[bytes]) -> None:
+            nonlocal size
+            joined.extend(parts)
+            size += len(parts)
+            if size >= 16384:
+                out.write(b"".join(joined))
+                joined.clear()
+                size = 0
+
+        decider.run(stream, sink, chunk=1024)
+        if joined:
+            out.write(b"".join(joined))
+        out.flush()
     return decider.summary()
