@@ -24,8 +24,11 @@ cheap)::
 
 Host facts can also come from JSON (the ``--facts`` / ``fleet`` shape)::
 
-    >>> tdxpolicy.host_facts_from_json('{"module_version": "1.5.06", "cpuid": ["0x806F8"]}').cpuid
-    (526086,)
+    >>> facts = tdxpolicy.host_facts_from_json('{"module_version": "1.5.06", "cpuid": ["0x806F8"]}')
+    >>> facts.module_version, [hex(c) for c in facts.cpuid]
+    (Version('1.5.06'), ['0x806f8'])
+    >>> facts.seamldr_version is None   # not given: unknown, and checks that need it deny
+    True
 
 ``decide``/``plan``/``select`` are pure (no I/O); ``load_catalogue`` reads the policy files you
 name (plus the embedded catalogue unless ``include_default=False``). Malformed input raises

@@ -1,0 +1,180 @@
+"""Renderers: pure functions from results to text and JSON. Verdicts here are built by hand so
+that each rendering rule is tested on its own: failures first, the verdict line first,
+citations, colour only when asked, advice for each denying check, JSON per the schemas."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jsonschema
+from referencing import Registry, Resource
+
+from tdxpolicy.model import Location
+from tdxpolicy.render.json_out import check_json, path_json, select_json, verdict_json
+from tdxpolicy.render.text import (
+    next_steps,
+    render_path,
+    render_select,
+    render_verdict,
+    sort_checks,
+)
+from tdxpolicy.resources import schema_path
+from tdxpolicy.verdict import (
+    Candidate,
+    Check,
+    MoveKind,
+    PathResult,
+    Result,
+    Reversibility,
+    SelectResult,
+    Verdict,
+)
+from tdxpolicy.version import Version
+
+R = Version(1, 5, 16)
+T = Version(1, 5, 8)
+DOC = Location("tdx_module_1.5.08.tdxpolicy", 14, 5)
+
+
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    resources = []
+    for n in ("verdict", "path", "select"):
+        doc = json.loads(schema_path(f"{n}.schema.json").read_text())
+        resources.append((doc["$id"], Resource.from_contents(doc)))
+    schema = json.loads(schema_path(f"{name}.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema, registry=Registry().with_resources(resources))
+
+
+def _valid(name: str, doc: Any) -> None:
+    errors = list(_validator(name).iter_errors(doc))
+    assert not errors, [e.message for e in errors]
+
+
+def rollback() -> Verdict:
+    return Verdict(
+        from_version=R,
+        to_version=T,
+        kind=MoveKind.ROLLBACK,
+        checks=(
+            Check("target-known", Result.PASS, "release 1.5.08 is in the catalogue", DOC),
+            Check("advisory", Result.WARN, "a caution"),
+            Check("seamldr", Result.UNKNOWN, "P-SEAMLDR version unknown"),
+            Check("svn", Result.FAIL, "SEAM SVN would fall from 1.11 to 1.8", DOC,
+                  {"from_svn": "1.11", "to_svn": "1.8"}),
+            Check("rollback-rule", Result.FAIL, "no policy grants this rollback"),
+        ),
+    )
+
+
+def test_failures_first_in_engine_order_within_a_group() -> None:
+    codes = [c.code for c in sort_checks(rollback().checks)]
+    assert codes == ["svn", "rollback-rule", "seamldr", "advisory", "target-known"]
+
+
+def test_text_verdict() -> None:
+    text = render_verdict(rollback())
+    lines = text.splitlines()
+    assert lines[0] == "DENIED: 1.5.16 -> 1.5.08 (rollback)"
+    assert lines[1] == ("  fail    svn            SEAM SVN would fall from 1.11 to 1.8  "
+                        "[tdx_module_1.5.08.tdxpolicy:14]")
+    assert lines[2] == "  fail    rollback-rule  no policy grants this rollback"
+    assert lines[3].startswith("  unknown seamldr")
+    assert lines[6] == "Next steps:"
+    assert "\x1b" not in text
+
+
+def test_text_colour_only_when_asked() -> None:
+    plain = render_verdict(rollback(), color=False)
+    coloured = render_verdict(rollback(), color=True)
+    assert "\x1b[" in coloured and "\x1b[" not in plain
+    import re
+
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain
+
+
+def test_allowed_verdict_says_reversibility() -> None:
+    v = Verdict(R, Version(1, 5, 20), MoveKind.UPGRADE,
+                (Check("svn", Result.PASS, "SEAM SVN 1.11 -> 1.12"),),
+                reversibility=Reversibility(False, "SVN minor rises 1.11 -> 1.12"))
+    text = render_verdict(v)
+    assert text.splitlines() == [
+        "ALLOWED: 1.5.16 -> 1.5.20 (upgrade)",
+        "  pass    svn  SEAM SVN 1.11 -> 1.12",
+        "Reversible: no (SVN minor rises 1.11 -> 1.12)",
+    ]
+
+
+def test_next_steps_one_per_code_and_unknown_facts_hint() -> None:
+    steps = next_steps(rollback())
+    assert steps[0].startswith("the loader would reject this image")
+    assert steps[1].startswith("no policy grants this rollback; --allow-rollback")
+    assert steps[-1].startswith("some host facts are unknown: give --seamldr")
+    assert len(steps) == 4  # svn, rollback-rule, advisory, unknown facts
+
+
+def test_unknown_running_version_headline() -> None:
+    v = Verdict(None, T, None, (Check("running-known", Result.UNKNOWN, "running version unknown"),))
+    assert render_verdict(v).splitlines()[0] == (
+        "DENIED: (unknown) -> 1.5.08 (running version unknown)")
+
+
+def test_verdict_json_shape() -> None:
+    doc = verdict_json(rollback())
+    _valid("verdict", doc)
+    assert list(doc) == ["tdxpolicy", "from", "to", "kind", "allowed", "strict", "reversible", "checks"]
+    assert doc["checks"][3] == {
+        "code": "svn", "result": "fail", "message": "SEAM SVN would fall from 1.11 to 1.8",
+        "source": {"file": "tdx_module_1.5.08.tdxpolicy", "line": 14, "column": 5},
+        "facts": {"from_svn": "1.11", "to_svn": "1.8"},
+    }
+    assert "source" not in doc["checks"][2]
+
+
+def test_check_facts_become_json() -> None:
+    c = Check("cpu", Result.PASS, "ok", None,
+              {"cpuid": (0x806F8,), "target": Version(1, 5, 6), "set": frozenset({"b", "a"})})
+    assert check_json(c)["facts"] == {"cpuid": [0x806F8], "target": "1.5.06", "set": ["a", "b"]}
+
+
+def test_path_json_and_text() -> None:
+    hop = Verdict(Version(1, 5, 6), Version(1, 5, 8), MoveKind.UPGRADE,
+                  (Check("svn", Result.PASS, "ok"),),
+                  reversibility=Reversibility(False, "no: SVN rises"))
+    found = PathResult(Version(1, 5, 6), Version(1, 5, 8), True, (hop,))
+    doc = path_json(found)
+    _valid("path", doc)
+    assert doc["found"] is True and len(doc["hops"]) == 1
+    assert render_path(found).splitlines()[0] == "PATH FOUND: 1.5.06 -> 1.5.08 (1 hop)"
+    blocked = PathResult(Version(1, 5, 6), Version(1, 5, 8), False, (), "needs 2 updates, 1 remain",
+                         (Check("remaining-updates", Result.FAIL, "needs 2 updates, 1 remain"),))
+    doc = path_json(blocked)
+    _valid("path", doc)
+    assert doc["hops"] == [] and doc["reason"] == "needs 2 updates, 1 remain"
+    assert render_path(blocked).splitlines()[:2] == [
+        "NO PATH: 1.5.06 -> 1.5.08", "Reason: needs 2 updates, 1 remain"]
+
+
+def test_select_json_and_text() -> None:
+    hop = Verdict(Version(1, 5, 6), Version(1, 5, 8), MoveKind.UPGRADE, ())
+    res = SelectResult(
+        selected=Version(1, 5, 8),
+        path=(hop,),
+        candidates=(Candidate(Version(1, 5, 9), False, ("update-rule",), 2),
+                    Candidate(Version(1, 5, 8), True, (), 1),
+                    Candidate(Version(1, 5, 1), False, ("svn",))),
+    )
+    doc = select_json(res, Version(1, 5, 6))
+    _valid("select", doc)
+    assert doc["selected"] == "1.5.08" and doc["from"] == "1.5.06"
+    text = render_select(res, from_version=Version(1, 5, 6))
+    assert text.splitlines()[:5] == [
+        "SELECTED: 1.5.08 (1.5.06 -> 1.5.08)",
+        "Candidates (newest first):",
+        "  1.5.09  via 2 hops   direct move fails: update-rule",
+        "  1.5.08  allowed",
+        "  1.5.01  denied       failed: svn",
+    ]
+    empty = SelectResult(None, (), ())
+    _valid("select", select_json(empty))
+    assert render_select(empty).startswith("NOTHING SELECTABLE from (unknown)")

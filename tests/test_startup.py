@@ -1,0 +1,64 @@
+"""Start-up stays light (issue #3, item 9): the commands people run most must not import the
+heavy libraries. A structural test (which modules get imported), not a timing test; the
+timing is bench/bench_startup.py."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+HEAVY = ("lark", "jsonschema", "rich", "cryptography", "pydantic", "packaging")
+
+PROBE = """
+import io, json, sys, contextlib
+from tdxpolicy.cli import main
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    code = main(sys.argv[1:])
+mods = sorted({m.split(".")[0] for m in sys.modules})
+sys.stderr.write(json.dumps({"code": code, "modules": mods}))
+"""
+
+COMMANDS = [
+    ["can-upgrade", "--from", "1.5.06", "--to", "1.5.16", "--seamldr", "2.0.00",
+     "--cpuid", "0x806F8", "--remaining", "5"],
+    ["can-upgrade", "--from", "1.5.06", "--to", "1.5.16", "--format", "json"],
+    ["list"],
+    ["list", "--from", "1.5.06", "--format", "json"],
+    ["path", "--from", "1.5.06", "--to", "1.5.16", "--assume-unknown-ok"],
+    ["select", "--from", "1.5.06", "--assume-unknown-ok"],
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_no_heavy_imports(args: list[str]) -> None:
+    p = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True,
+                       cwd=REPO, timeout=60)
+    result = json.loads(p.stderr.strip().splitlines()[-1])
+    assert result["code"] in (0, 1)
+    loaded = set(result["modules"])
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_the_probe_would_notice_a_heavy_import() -> None:
+    # The same probe on a command that must parse a policy document from text does see lark,
+    # so the absence above is meaningful.
+    site = REPO / "tests" / "data" / "move" / "site.tdxpolicy"
+    p = subprocess.run([sys.executable, "-c", PROBE, "list", "--policy", str(site)],
+                       capture_output=True, text=True, cwd=REPO, timeout=60)
+    result = json.loads(p.stderr.strip().splitlines()[-1])
+    assert "lark" in result["modules"]
+
+
+def test_import_time_of_the_cli_module_tree() -> None:
+    # python -X importtime: nothing heavy even at import of the CLI package itself.
+    p = subprocess.run([sys.executable, "-X", "importtime", "-c", "import tdxpolicy.cli"],
+                       capture_output=True, text=True, cwd=REPO, timeout=60)
+    imported = {line.split("|")[-1].strip().split(".")[0]
+                for line in p.stderr.splitlines() if line.startswith("import time:")}
+    assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
