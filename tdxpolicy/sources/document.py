@@ -523,7 +523,7 @@ class _Builder:
         blocks: list[ReleaseBlock] = []
         for i, stmt in enumerate(tree.children):
             kw: Token = stmt.children[0]
-            name = stmt.data
+            name = str(stmt.data)
             if i == 0 and name != "format_stmt":
                 self.problem(
                     f"a policy document must start with 'format {FORMAT_VERSION}' "
@@ -597,7 +597,7 @@ class _Builder:
                 continue  # braces
             skw: Token = stmt.children[0]
             args = stmt.children[1:]
-            name = stmt.data
+            name = str(stmt.data)
             loc = self.loc(skw)
             try:
                 if name in FACT_NAMES:
