@@ -441,14 +441,14 @@ def _contributing_documents(catalogue: Catalogue) -> dict[str, list[tuple[str, A
     """file -> [(file, expires Sourced)] for documents that have an ``expires`` date; cached on
     the (immutable) catalogue."""
     cache: dict[str, Any] = catalogue.__dict__.setdefault("_engine_cache", {})
-    docs = cache.get("expires")
+    docs: dict[str, list[tuple[str, Any]]] | None = cache.get("expires")
     if docs is None:
         docs = {}
         for d in catalogue.documents:
             if d.meta.expires is not None:
                 docs.setdefault(d.file, []).append((d.file, d.meta.expires))
         cache["expires"] = docs
-    return docs  # type: ignore[no-any-return]
+    return docs
 
 
 def _fresh(catalogue: Catalogue, r: Release | None, t: Release | None,
