@@ -159,7 +159,9 @@ class VersionGraph:
         self._where: dict[Version, tuple[tuple[int, int], int]] = {}
         for key, rels in groups.items():
             keys = [r.version.key for r in rels]
-            admits, denied, rollbacks = [], [], []
+            admits: list[tuple[tuple[IndexRange, Location], ...]] = []
+            denied: list[tuple[IndexRange, ...] | None] = []
+            rollbacks: list[tuple[tuple[IndexRange, Location], ...]] = []
             for i, r in enumerate(rels):
                 admits.append(
                     tuple(

@@ -249,13 +249,13 @@ def lint(
             errors.append(e)
     if errors:
         if format is OutputFormat.json:
-            problems = [pr.to_json() for e in errors for pr in e.problems]
+            problems = [pr.to_json() for err in errors for pr in err.problems]
             _emit_json({"error": {"code": errors[0].code,
-                                  "message": "; ".join(e.message for e in errors),
+                                  "message": "; ".join(err.message for err in errors),
                                   "problems": problems}})
         else:
-            for e in errors:
-                sys.stderr.write(f"tdxpolicy: {e.render()}\n")
+            for err in errors:
+                sys.stderr.write(f"tdxpolicy: {err.render()}\n")
         return ExitCode.INVALID
     findings = lint_documents(docs, _dt.date.today())
     base = [] if no_default_policy else embedded_documents()
@@ -274,8 +274,8 @@ def lint(
             "findings": [f.to_json() for f in findings],
         })
     else:
-        for f in findings:
-            sys.stdout.write(f.render() + "\n")
+        for finding in findings:
+            sys.stdout.write(finding.render() + "\n")
         summary = (f"{len(docs)} document(s), {n_rel} release block(s): "
                    + (f"{len(findings)} finding(s)" if findings else "clean"))
         sys.stderr.write(summary + "\n")

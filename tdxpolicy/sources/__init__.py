@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from ..errors import InputError
@@ -63,7 +64,7 @@ def sniff(path: Path, head: bytes) -> SourceKind | None:
     return kind
 
 
-def _intel_module():  # type: ignore[no-untyped-def]
+def _intel_module() -> ModuleType | None:
     """:mod:`tdxpolicy.sources.intel`, or ``None`` while it is not part of this build."""
     try:
         from . import intel
