@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring_ascii as _enc  # type: ignore[attr-defined]
+from json.encoder import encode_basestring_ascii as _enc
 from typing import IO, Any, Callable, Iterable
 
 from .catalogue import Catalogue

@@ -129,7 +129,7 @@ def install() -> None:
             if desc.file_annotation is None:
                 origin = getattr(ann, "__origin__", None)
                 if origin is list:
-                    args = getattr(ann, "__args__", ())
+                    args: tuple[Any, ...] = tuple(getattr(ann, "__args__", ()))
                     if len(args) == 1:
                         conv = leaf(args[0], info)
                         many = True

@@ -119,7 +119,7 @@ def _image_checks(
     from ..errors import InputError
 
     try:
-        from ..image import image_move_checks  # type: ignore[attr-defined]
+        from ..image import image_move_checks
     except ImportError:
         raise InputError("--image: image support is not available in this build",
                          code="unavailable") from None
