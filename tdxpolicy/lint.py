@@ -113,14 +113,16 @@ def _lint_block(b: ReleaseBlock, out: list[Finding]) -> None:
             # domain.md section 2 "same-series" + "direction": only versions of the same series
             # up to this one (upgrade or reinstall) can update into it; a rule admitting none of
             # them is dead.
-            if not _admits_any(r.versions, v.series, range(0, v.update + 1)):
+            if not verset_is_empty(r.versions) and not _admits_any(
+                r.versions, v.series, range(0, v.update + 1)
+            ):
                 out.append(Finding(
                     "update-rule-dead", Severity.WARNING,
                     f"release {v}: 'update from {r.versions}' admits no {v.series_text} version "
                     f"up to {v}, so nothing can update into it by this rule",
                     r.source))
         for rb in b.rollback_to:
-            if not _admits_any(rb.versions, v.series, older):
+            if not verset_is_empty(rb.versions) and not _admits_any(rb.versions, v.series, older):
                 out.append(Finding(
                     "rollback-rule-dead", Severity.WARNING,
                     f"release {v}: 'rollback to {rb.versions}' admits no older {v.series_text} "
