@@ -59,6 +59,9 @@ def main() -> None:
         print(f"- {name}: {start} -> {goal}: {outcome}; cold {cold*1000:.1f} ms, "
               f"warm median {statistics.median(warm)*1000:.1f} ms "
               f"(catalogue built in {built:.2f} s)")
+        gc.unfreeze()
+        del cat, rels, res
+        gc.collect()
     _ = Version
 
 

@@ -68,41 +68,47 @@ class _Static:
     is bounded by its interval and then checked with :meth:`VersionSet.matches`)."""
 
     __slots__ = ("release", "version", "svn", "handoff", "rules", "deny_from", "rollback_to",
-                 "files")
+                 "files", "platforms")
 
     def __init__(self, s: _Series, i: int) -> None:
         rel = self.release = s.releases[i]
         self.version = rel.version
         f = rel.facts
-        self.svn = None if f.svn is None else (f.svn.value.major, f.svn.value.minor)
-        self.handoff = None if f.handoff is None else (f.handoff.value.min_update_hv,
-                                                       f.handoff.value.module_hv)
-        self.deny_from = tuple(d.versions for d in rel.deny_from)
-        self.rollback_to = tuple(r.versions for r in rel.rollback_to)
-        self.files = tuple(loc.file for loc in rel.declared_at)
-        keys, n = s.keys, len(s.keys)
-        series = rel.version.series
+        svn, handoff, platforms = f.svn, f.handoff, f.platforms
+        self.svn = None if svn is None else (svn.value.major, svn.value.minor)
+        self.handoff = None if handoff is None else (handoff.value.min_update_hv,
+                                                     handoff.value.module_hv)
+        self.platforms = None if platforms is None else frozenset(
+            [p & ~STEPPING_MASK for p in platforms.value])
+        self.deny_from = [d.versions for d in rel.deny_from] if rel.deny_from else ()
+        self.rollback_to = [r.versions for r in rel.rollback_to] if rel.rollback_to else ()
+        self.files = [loc.file for loc in rel.declared_at]
         # (lo, hi, None when the interval is exact, else the rule's VersionSet)
         self.rules: list[tuple[int, int, VersionSet | None]] = []
+        if not rel.update_from:
+            return
+        keys, n = s.keys, len(s.keys)
+        series = rel.version.series
         for rule in rel.update_from:
             lo, hi, exact = 0, n - 1, True
             for c in rule.versions.clauses:
-                w = c.version
-                if c.op is Op.ANY or w is None:
+                w, op = c.version, c.op
+                if op is Op.ANY or w is None:
+                    continue
+                if op is Op.SERIES:
+                    if (w.major, w.minor) != series:
+                        hi = -1
                     continue
                 k = (w.major, w.minor, w.update)
-                if c.op is Op.SERIES:
-                    if w.series != series:
-                        hi = -1
-                elif c.op is Op.GE:
+                if op is Op.GE:
                     lo = max(lo, bisect_left(keys, k))
-                elif c.op is Op.GT:
+                elif op is Op.GT:
                     lo = max(lo, bisect_right(keys, k))
-                elif c.op is Op.LE:
+                elif op is Op.LE:
                     hi = min(hi, bisect_right(keys, k) - 1)
-                elif c.op is Op.LT:
+                elif op is Op.LT:
                     hi = min(hi, bisect_left(keys, k) - 1)
-                elif c.op is Op.EQ:
+                elif op is Op.EQ:
                     lo = max(lo, bisect_left(keys, k))
                     hi = min(hi, bisect_right(keys, k) - 1)
                 else:  # != cuts a hole: not an interval
@@ -123,7 +129,10 @@ def _series(catalogue: Catalogue, series: tuple[int, int]) -> _Series:
     by_series: dict[tuple[int, int], _Series] = cache.setdefault("series", {})
     s = by_series.get(series)
     if s is None:
-        s = by_series[series] = _Series(catalogue.series(series))
+        major, minor = series
+        s = by_series[series] = _Series(tuple(
+            [r for r in catalogue.releases
+             if r.version.minor == minor and r.version.major == major]))
     return s
 
 
@@ -186,12 +195,12 @@ class _Search:
                      and loader.update >= m.update for m in f.seamldr.value):
             return False
         # cpu: every package, stepping masked.
-        if f.platforms is None:
+        if st.platforms is None:
             return False
         if self._cpus is None:
             if not self._relaxed_ok:
                 return False
-        elif not self._cpus <= {p & ~STEPPING_MASK for p in f.platforms.value}:
+        elif not self._cpus <= st.platforms:
             return False
         # debug: fail, or warn with --allow-debug.
         if f.debug is not None and f.debug.value and (
