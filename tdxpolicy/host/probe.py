@@ -1,0 +1,609 @@
+"""Read the running host: TDX module, P-SEAMLDR, update budget, upload interface, CPUs.
+
+Pure reading from the roots given as parameters (``/sys`` and ``/proc`` on a real host, fake
+trees in tests), through a :class:`~tdxpolicy.host.sysfs.SysfsIO`; nothing is ever written.
+Three kernel ABI generations are recognised (domain.md section 3):
+
+* ``merged`` (2026): ``devices/faux/tdx_host/{version,seamldr_version,num_remaining_updates}``
+  and the ``fw_upload`` directory ``class/firmware/tdx_module``; accepts 0x200 images only.
+* ``series-v3-v7`` (the patch series v3-v7): ``devices/faux/tdx_host/version``,
+  ``devices/faux/tdx_host/seamldr/{version,num_remaining_updates}`` and
+  ``class/firmware/seamldr_upload``.
+* ``legacy`` (earlier kernels and Intel's reference script):
+  ``devices/virtual/tdx/tdx_tsm/version`` and ``devices/virtual/tdx/seamldr/version``, upload
+  through ``class/firmware/seamldr_upload``.
+
+Which image header the two older generations accept is not published; we treat them as the
+``legacy`` kernel of ``tdxpolicy image verify --kernel legacy`` (0x100 ``tdx_blob``, the format
+Intel's reference loader writes) [I].
+
+:func:`probe` is lenient about what makes an update impossible but leaves the facts readable
+(module lost, no upload interface, the ``seamret_invd_vmcs`` bug): it records them in
+:attr:`Interface.problems` so that ``preflight`` can turn them into failing checks.
+:meth:`ProbeResult.require_usable` (the ``probe`` command) and :func:`probe_facts` (the move
+commands) turn them into a :class:`~tdxpolicy.errors.HostError`. Content that no kernel writes
+(garbage versions, oversized or binary files, unreadable attributes) is always a
+:class:`~tdxpolicy.errors.HostError` with the file and what to do: exit 3, never a traceback.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from ..errors import HostError, Problem
+from ..hostfacts import HostFacts
+from ..model import Location
+from ..version import Version, VersionError, parse_version
+from . import sysfs as _sysfs
+from .sysfs import ATTR_LIMIT, SysfsIO
+
+__all__ = [
+    "Generation",
+    "Interface",
+    "ProbeResult",
+    "probe",
+    "probe_facts",
+    "encode_cpuid_eax",
+    "parse_cpuinfo",
+    "parse_cpu_list",
+    "UPLOAD_STATUSES",
+    "UPLOAD_FILES",
+    "SEAMRET_BUG",
+]
+
+# /proc/cpuinfo on a host with many hundreds of CPUs is a few MiB; anything far beyond is junk.
+CPUINFO_LIMIT = 32 << 20
+
+# fw_upload's status words (Documentation/ABI/testing/sysfs-class-firmware; domain.md s. 3).
+UPLOAD_STATUSES = ("idle", "receiving", "preparing", "transferring", "programming")
+# The fw_upload attributes the update sequence uses.
+UPLOAD_FILES = ("loading", "data", "status", "error")
+
+SEAMRET_BUG = "seamret_invd_vmcs"
+
+HINT_NOT_TDX = (
+    "this host does not run a TDX-enabled kernel with a TDX module: enable TDX in the BIOS "
+    "(TME-MT and SEAM loader settings) and boot a kernel with TDX host support "
+    "(kvm_intel.tdx=1)"
+)
+HINT_ROOT = "run as root (the P-SEAMLDR attributes are readable by root only)"
+HINT_MODULE_LOST = (
+    "the TDX module is gone (a runtime update failed after the old module shut down): every "
+    "TD on this host was lost and TDX is unusable until the host is rebooted; reboot it"
+)
+HINT_SEAMRET = (
+    "the CPU reports the seamret_invd_vmcs erratum (/proc/cpuinfo 'bugs'), so the kernel "
+    "disables TDX module runtime updates (Documentation/arch/x86/tdx.rst): load a CPU "
+    "microcode update that fixes the erratum, or update the TDX module through a BIOS update "
+    "and a reboot"
+)
+HINT_NO_UPLOAD = (
+    "the kernel exposes no TDX module update interface: the running module does not report "
+    "TD-preserving update support (TDX_FEATURES0 bit 1) or the kernel has no runtime update "
+    "support; boot a kernel with TDX module runtime update, or update the module through a "
+    "BIOS update and a reboot"
+)
+
+
+class Generation(str, Enum):
+    MERGED = "merged"
+    SERIES = "series-v3-v7"
+    LEGACY = "legacy"
+
+    @property
+    def kernel(self) -> str:
+        """The image-verification kernel (``image verify --kernel``) of this generation."""
+        return "merged" if self is Generation.MERGED else "legacy"
+
+    @property
+    def image_formats(self) -> tuple[str, ...]:
+        # domain.md section 4: the merged kernel takes only 0x200; older ones: [I], see above.
+        return ("0x200",) if self is Generation.MERGED else ("0x100",)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    generation: Generation
+    tdx_host: str  # directory, relative to the sysfs root
+    version: str
+    seamldr_version: str
+    remaining: str
+    upload_dir: str
+
+
+_MERGED = _Layout(
+    Generation.MERGED,
+    "devices/faux/tdx_host",
+    "devices/faux/tdx_host/version",
+    "devices/faux/tdx_host/seamldr_version",
+    "devices/faux/tdx_host/num_remaining_updates",
+    "class/firmware/tdx_module",
+)
+_SERIES = _Layout(
+    Generation.SERIES,
+    "devices/faux/tdx_host",
+    "devices/faux/tdx_host/version",
+    "devices/faux/tdx_host/seamldr/version",
+    "devices/faux/tdx_host/seamldr/num_remaining_updates",
+    "class/firmware/seamldr_upload",
+)
+_LEGACY = _Layout(
+    Generation.LEGACY,
+    "devices/virtual/tdx",
+    "devices/virtual/tdx/tdx_tsm/version",
+    "devices/virtual/tdx/seamldr/version",
+    "devices/virtual/tdx/seamldr/num_remaining_updates",
+    "class/firmware/seamldr_upload",
+)
+
+
+@dataclass(frozen=True)
+class Interface:
+    """How the kernel exposes TDX module updates on this host, and what stands in the way."""
+
+    generation: Generation
+    sysfs_root: Path
+    proc_root: Path
+    tdx_host: Path
+    version_path: Path
+    seamldr_version_path: Path
+    remaining_path: Path
+    upload_dir: Path | None  # None when the kernel exposes no upload interface
+    upload_status: str | None  # fw_upload `status`, None without an upload directory
+    module_alive: bool  # False when `version` fails with ENXIO
+    offline_cpus: tuple[int, ...] | None  # None when the kernel does not say
+    packages: int
+    seamret_invd_vmcs: bool
+    problems: tuple[str, ...] = ()  # why no update is possible (empty: usable)
+
+    @property
+    def kernel(self) -> str:
+        return self.generation.kernel
+
+    @property
+    def image_formats(self) -> tuple[str, ...]:
+        return self.generation.image_formats
+
+    @property
+    def usable(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "generation": self.generation.value,
+            "sysfs_root": str(self.sysfs_root),
+            "proc_root": str(self.proc_root),
+            "tdx_host": str(self.tdx_host),
+            "upload_dir": None if self.upload_dir is None else str(self.upload_dir),
+            "upload_status": self.upload_status,
+            "kernel": self.kernel,
+            "image_formats": list(self.image_formats),
+            "module_alive": self.module_alive,
+            "offline_cpus": None if self.offline_cpus is None else list(self.offline_cpus),
+            "packages": self.packages,
+            "seamret_invd_vmcs": self.seamret_invd_vmcs,
+            "usable": self.usable,
+            "problems": list(self.problems),
+        }
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    facts: HostFacts
+    interface: Interface
+    # Every attribute read, path -> text (for records and for "facts changed" comparisons).
+    raw: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    def require_usable(self) -> ProbeResult:
+        """This result, or a :class:`HostError` naming every reason no update is possible."""
+        if self.interface.usable:
+            return self
+        raise HostError(
+            [Problem(p) for p in self.interface.problems], code=_problem_code(self.interface)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Host-facts JSON (cli-contract.md "Host facts") plus ``"interface"``;
+        ``schemas/probe.schema.json``. Unknown facts are left out."""
+        out = facts_to_json(self.facts)
+        out["interface"] = self.interface.to_json()
+        return out
+
+
+def facts_to_json(facts: HostFacts) -> dict[str, Any]:
+    """Host facts in the contract's JSON form; unknown facts are left out."""
+    out: dict[str, Any] = {}
+    if facts.module_version is not None:
+        out["module_version"] = facts.module_version.text
+    if facts.seamldr_version is not None:
+        out["seamldr_version"] = facts.seamldr_version.text
+    if facts.cpuid is not None:
+        out["cpuid"] = [format_cpuid(c) for c in facts.cpuid]
+    if facts.num_remaining_updates is not None:
+        out["num_remaining_updates"] = facts.num_remaining_updates
+    if facts.host is not None:
+        out["host"] = facts.host
+    return out
+
+
+def format_cpuid(eax: int) -> str:
+    return "0x" + format(eax, "X")
+
+
+def _problem_code(iface: Interface) -> str:
+    if not iface.module_alive:
+        return "module-lost"
+    if iface.seamret_invd_vmcs:
+        return "seamret-invd-vmcs"
+    return "no-update-interface"
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def _fail(path: Path, message: str, code: str = "host-unavailable") -> HostError:
+    return HostError([Problem(message, Location(str(path)))], code=code)
+
+
+class _Reader:
+    """Bounded, decoded reads that turn every surprise into a located HostError."""
+
+    def __init__(self, io: SysfsIO) -> None:
+        self.io = io
+        self.raw: list[tuple[str, str]] = []
+
+    def text(self, path: Path, limit: int = ATTR_LIMIT, *, what: str) -> str:
+        try:
+            data = self.io.read_bytes(path, limit)
+        except OSError as e:
+            raise _read_error(path, e, what) from None
+        if len(data) > limit:
+            raise _fail(
+                path,
+                f"{what} is larger than {limit} bytes: this is not what the kernel writes; "
+                f"check that --sysfs-root/--proc-root point at a real sysfs/procfs",
+                "bad-host-data",
+            )
+        if b"\0" in data:
+            raise _fail(path, f"{what} holds binary data, expected text", "bad-host-data")
+        try:
+            text = data.decode("ascii")
+        except UnicodeDecodeError as e:
+            raise _fail(
+                path,
+                f"{what} holds a non-ASCII byte at offset {e.start}, expected text",
+                "bad-host-data",
+            ) from None
+        self.raw.append((str(path), text))
+        return text
+
+    def version(self, path: Path, *, what: str) -> Version:
+        text = self.text(path, what=what).strip()
+        try:
+            return parse_version(text)
+        except VersionError as e:
+            raise _fail(path, f"{what}: {e}", "bad-host-data") from None
+
+    def count(self, path: Path, *, what: str) -> int:
+        text = self.text(path, what=what).strip()
+        if not re.fullmatch(r"[0-9]{1,10}", text):
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            raise _fail(
+                path, f"{what}: expected a decimal count like 12, got {shown!r}", "bad-host-data"
+            )
+        return int(text)
+
+
+def _read_error(path: Path, e: OSError, what: str) -> HostError:
+    code = e.errno
+    if code == errno.ENOENT:
+        return _fail(path, f"{what} is missing", "bad-host-data")
+    if code in (errno.EACCES, errno.EPERM):
+        return _fail(path, f"cannot read {what}: permission denied; {HINT_ROOT}", "permission")
+    if code == errno.ENXIO:
+        return _fail(path, f"reading {what} failed with ENXIO: {HINT_MODULE_LOST}", "module-lost")
+    reason = e.strerror or str(e)
+    return _fail(path, f"cannot read {what}: {reason}", "bad-host-data")
+
+
+def _detect(io: SysfsIO, sysfs: Path) -> _Layout:
+    if io.is_dir(sysfs / _SERIES.tdx_host):
+        if io.is_dir(sysfs / "devices/faux/tdx_host/seamldr"):
+            return _SERIES
+        return _MERGED
+    if io.is_dir(sysfs / _LEGACY.tdx_host):
+        return _LEGACY
+    raise HostError(
+        [
+            Problem(
+                f"no TDX host interface: neither {sysfs / _MERGED.tdx_host} nor "
+                f"{sysfs / _LEGACY.tdx_host} exists; {HINT_NOT_TDX}",
+                Location(str(sysfs)),
+            )
+        ],
+        code="not-tdx-host",
+    )
+
+
+def probe(
+    sysfs_root: Path = Path("/sys"),
+    proc_root: Path = Path("/proc"),
+    io: SysfsIO | None = None,
+) -> ProbeResult:
+    """Read the host. Raises :class:`HostError` when this is not a TDX host or when an
+    attribute holds something no kernel writes; records (does not raise) the conditions that
+    only make an update impossible."""
+    io = io if io is not None else _sysfs.default_io()
+    sysfs_root = Path(sysfs_root)
+    proc_root = Path(proc_root)
+    rd = _Reader(io)
+    layout = _detect(io, sysfs_root)
+    problems: list[str] = []
+
+    # CPUs first: the seamret_invd_vmcs bug explains a missing upload interface.
+    cpuinfo_path = proc_root / "cpuinfo"
+    cpuinfo = rd.text(cpuinfo_path, CPUINFO_LIMIT, what="/proc/cpuinfo")
+    cpus = parse_cpuinfo(cpuinfo, str(cpuinfo_path))
+    offline_path = sysfs_root / "devices/system/cpu/offline"
+    offline: tuple[int, ...] | None
+    if io.exists(offline_path):
+        offline = parse_cpu_list(rd.text(offline_path, what="the offline CPU list"), offline_path)
+    else:
+        offline = None
+
+    version_path = sysfs_root / layout.version
+    module_alive = True
+    module_version: Version | None = None
+    try:
+        module_version = rd.version(version_path, what="the TDX module version")
+    except HostError as e:
+        if e.code != "module-lost":
+            raise
+        module_alive = False
+        problems.append(f"{version_path}: reading the TDX module version failed with ENXIO: "
+                        f"{HINT_MODULE_LOST}")
+
+    upload = sysfs_root / layout.upload_dir
+    upload_dir: Path | None = upload if io.is_dir(upload) else None
+    upload_status: str | None = None
+    if upload_dir is not None:
+        for name in UPLOAD_FILES:
+            if not io.exists(upload_dir / name):
+                raise _fail(
+                    upload_dir / name,
+                    f"the firmware upload attribute '{name}' is missing from {upload_dir}",
+                    "bad-host-data",
+                )
+        upload_status = rd.text(upload_dir / "status", what="the upload status").strip()
+        if upload_status not in UPLOAD_STATUSES:
+            shown = upload_status if len(upload_status) <= 40 else upload_status[:37] + "..."
+            raise _fail(
+                upload_dir / "status",
+                f"the upload status: expected one of {', '.join(UPLOAD_STATUSES)}, got {shown!r}",
+                "bad-host-data",
+            )
+
+    # P-SEAMLDR attributes: required next to an upload interface (the kernel creates them
+    # together, domain.md section 3); optional without one.
+    seamldr_path = sysfs_root / layout.seamldr_version
+    remaining_path = sysfs_root / layout.remaining
+    seamldr: Version | None = None
+    remaining: int | None = None
+    if upload_dir is not None or io.exists(seamldr_path):
+        seamldr = rd.version(seamldr_path, what="the P-SEAMLDR version")
+    # Intel's reference script never read the budget on legacy kernels: optional there.
+    if (upload_dir is not None and layout.generation is not Generation.LEGACY) or io.exists(
+        remaining_path
+    ):
+        remaining = rd.count(remaining_path, what="the number of remaining updates")
+
+    if upload_dir is None:
+        where = sysfs_root / layout.upload_dir
+        if cpus.seamret_invd_vmcs:
+            problems.append(f"{where} is missing: {HINT_SEAMRET}")
+        else:
+            problems.append(f"{where} is missing: {HINT_NO_UPLOAD}")
+
+    host = _hostname(io, proc_root)
+    facts = HostFacts(
+        module_version=module_version,
+        seamldr_version=seamldr,
+        cpuid=cpus.cpuid,
+        num_remaining_updates=remaining,
+        host=host,
+        origin="probe",
+    )
+    iface = Interface(
+        generation=layout.generation,
+        sysfs_root=sysfs_root,
+        proc_root=proc_root,
+        tdx_host=sysfs_root / layout.tdx_host,
+        version_path=version_path,
+        seamldr_version_path=seamldr_path,
+        remaining_path=remaining_path,
+        upload_dir=upload_dir,
+        upload_status=upload_status,
+        module_alive=module_alive,
+        offline_cpus=offline,
+        packages=len(cpus.cpuid),
+        seamret_invd_vmcs=cpus.seamret_invd_vmcs,
+        problems=tuple(problems),
+    )
+    return ProbeResult(facts, iface, tuple(rd.raw))
+
+
+def probe_facts(
+    sysfs_root: Path = Path("/sys"),
+    proc_root: Path = Path("/proc"),
+    io: SysfsIO | None = None,
+) -> HostFacts:
+    """Host facts of the running system for ``can-upgrade``/``path``/``select`` when no
+    ``--from``/``--facts`` is given. Raises :class:`HostError` (exit 3) when the host is not a
+    TDX host, the module is lost, or an attribute is unreadable. A host without an upload
+    interface still yields facts (the P-SEAMLDR version and budget are then unknown)."""
+    result = probe(sysfs_root, proc_root, io)
+    if not result.interface.module_alive:
+        result.require_usable()
+    return result.facts
+
+
+def _hostname(io: SysfsIO, proc_root: Path) -> str | None:
+    path = proc_root / "sys/kernel/hostname"
+    try:
+        data = io.read_bytes(path, 256)
+    except OSError:
+        return None
+    text = data.decode("ascii", "replace").strip()
+    if not text or len(text) > 253 or not re.fullmatch(r"[A-Za-z0-9._-]+", text):
+        return None
+    return text
+
+
+# --- /proc/cpuinfo -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CpuInfo:
+    cpuid: tuple[int, ...]  # CPUID.1.EAX per physical package, in package order
+    seamret_invd_vmcs: bool
+    logical: int
+
+
+def encode_cpuid_eax(family: int, model: int, stepping: int) -> int:
+    """CPUID.1.EAX from the kernel's decoded family/model/stepping (Intel SDM vol. 2A, CPUID
+    leaf 1): a family above 15 is 15 plus the extended family (bits 27:20); for families 6 and
+    15 the model's high nibble is the extended model (bits 19:16)."""
+    if not 0 <= stepping <= 0xF:
+        raise ValueError(f"stepping {stepping} is out of range 0-15")
+    if not 0 <= family <= 0xF + 0xFF:
+        raise ValueError(f"cpu family {family} is out of range 0-270")
+    if family < 0xF:
+        base_family, ext_family = family, 0
+    else:
+        base_family, ext_family = 0xF, family - 0xF
+    if base_family in (0x6, 0xF):
+        if not 0 <= model <= 0xFF:
+            raise ValueError(f"model {model} is out of range 0-255")
+        ext_model, base_model = model >> 4, model & 0xF
+    else:
+        if not 0 <= model <= 0xF:
+            raise ValueError(f"model {model} is out of range 0-15 for cpu family {family}")
+        ext_model, base_model = 0, model
+    return (ext_family << 20) | (ext_model << 16) | (base_family << 8) | (base_model << 4) | stepping
+
+
+_INT_RE = re.compile(r"[0-9]{1,6}")
+
+
+def parse_cpuinfo(text: str, file: str = "/proc/cpuinfo") -> CpuInfo:
+    """CPUID.1.EAX per physical package, and whether any CPU has the seamret_invd_vmcs bug."""
+    blocks: list[tuple[int, dict[str, str]]] = []
+    current: dict[str, str] = {}
+    start = 1
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            if current:
+                blocks.append((start, current))
+                current = {}
+            continue
+        if not current:
+            start = lineno
+        key, sep, value = line.partition(":")
+        if not sep:
+            raise HostError(
+                [Problem(f"expected 'key : value', got {line[:60]!r}", Location(file, lineno, 1))],
+                code="bad-host-data",
+            )
+        current[key.strip()] = value.strip()
+    if current:
+        blocks.append((start, current))
+    processors = [(ln, b) for ln, b in blocks if "processor" in b]
+    if not processors:
+        raise HostError(
+            [Problem("no 'processor' entries: this is not /proc/cpuinfo of an x86 host",
+                     Location(file))],
+            code="bad-host-data",
+        )
+    packages: dict[int, int] = {}
+    bug = False
+    for ln, b in processors:
+        def field_int(name: str, ln: int = ln, b: dict[str, str] = b) -> int:
+            v = b.get(name)
+            if v is None:
+                raise HostError(
+                    [Problem(f"processor entry has no '{name}' line", Location(file, ln, 1))],
+                    code="bad-host-data",
+                )
+            if not _INT_RE.fullmatch(v):
+                raise HostError(
+                    [Problem(f"'{name}': expected a decimal number, got {v[:40]!r}",
+                             Location(file, ln, 1))],
+                    code="bad-host-data",
+                )
+            return int(v)
+
+        vendor = b.get("vendor_id")
+        if vendor != "GenuineIntel":
+            raise HostError(
+                [Problem(f"vendor_id is {vendor!r}, not GenuineIntel: {HINT_NOT_TDX}",
+                         Location(file, ln, 1))],
+                code="not-tdx-host",
+            )
+        try:
+            eax = encode_cpuid_eax(field_int("cpu family"), field_int("model"),
+                                   field_int("stepping"))
+        except ValueError as e:
+            raise HostError([Problem(str(e), Location(file, ln, 1))], code="bad-host-data") from None
+        pkg = field_int("physical id") if "physical id" in b else 0
+        prev = packages.get(pkg)
+        if prev is not None and prev != eax:
+            # One package has one CPUID signature; two means the file is not from one host.
+            raise HostError(
+                [Problem(f"package {pkg} reports two CPUID signatures "
+                         f"({format_cpuid(prev)} and {format_cpuid(eax)})", Location(file, ln, 1))],
+                code="bad-host-data",
+            )
+        packages[pkg] = eax
+        if SEAMRET_BUG in b.get("bugs", "").split():
+            bug = True
+    cpuid = tuple(packages[p] for p in sorted(packages))
+    return CpuInfo(cpuid, bug, len(processors))
+
+
+def parse_cpu_list(text: str, path: Path | str = "offline") -> tuple[int, ...]:
+    """The kernel's CPU list format (``0-3,8``); empty means none."""
+    s = text.strip()
+    if not s:
+        return ()
+    out: list[int] = []
+    for part in s.split(","):
+        m = re.fullmatch(r"([0-9]{1,5})(?:-([0-9]{1,5}))?", part)
+        if m is None:
+            raise _fail(
+                Path(path), f"the offline CPU list: expected a list like 4-7,9, got {s[:40]!r}",
+                "bad-host-data",
+            )
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) else lo
+        if hi < lo:
+            raise _fail(Path(path), f"the offline CPU list: bad range {part!r}", "bad-host-data")
+        out.extend(range(lo, hi + 1))
+    return tuple(sorted(set(out)))
+
+
+def format_cpu_list(cpus: tuple[int, ...]) -> str:
+    """``(4, 5, 6, 7, 9)`` -> ``4-7,9``."""
+    parts: list[str] = []
+    i = 0
+    while i < len(cpus):
+        j = i
+        while j + 1 < len(cpus) and cpus[j + 1] == cpus[j] + 1:
+            j += 1
+        parts.append(str(cpus[i]) if i == j else f"{cpus[i]}-{cpus[j]}")
+        i = j + 1
+    return ",".join(parts)
