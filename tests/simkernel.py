@@ -34,7 +34,7 @@ from typing import Callable
 from tdxpolicy.host.sysfs import ATTR_LIMIT, RealSysfs
 
 __all__ = ["Fault", "Cpu", "SimKernel", "LAYOUTS", "SAPPHIRE_RAPIDS", "GRANITE_RAPIDS",
-           "signed_image", "site_policy_text", "site_catalogue", "header_ok"]
+           "signed_image", "site_policy_text", "site_catalogue", "header_ok", "FakeClock"]
 
 
 class Fault(str, Enum):
@@ -425,3 +425,18 @@ def site_catalogue(seamhash: str):  # type: ignore[no-untyped-def]
     from tdxpolicy.sources.document import parse_document
 
     return merge([parse_document(site_policy_text(seamhash), "site.tdxpolicy")])
+
+
+class FakeClock:
+    """A monotonic clock that only moves when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.sleeps = 0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def sleep(self, s: float) -> None:
+        self.sleeps += 1
+        self.t += s
