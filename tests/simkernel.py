@@ -120,6 +120,7 @@ class SimKernel:
         installs: str | None = None,
         fault: Fault = Fault.NONE,
         vanish_module_lost: bool = False,
+        vanish_updated: bool = False,
     ) -> None:
         self.root = Path(root)
         self.sysfs = self.root / "sys"
@@ -128,6 +129,9 @@ class SimKernel:
         self.installs = installs
         self.fault = fault
         self.vanish_module_lost = vanish_module_lost
+        # The new module lacks TD-preserving support: the kernel drops the upload interface
+        # and the P-SEAMLDR attributes with it (domain.md section 3).
+        self.vanish_updated = vanish_updated
         v, s, r, u = LAYOUTS[generation]
         self.version_path = self.sysfs / v
         self.seamldr_path = self.sysfs / s
@@ -357,6 +361,11 @@ class SimKernel:
         self._pending = []
         if self.vanish_module_lost:
             self.module_lost = True
+        if self.vanish_updated:
+            assert self.installs is not None
+            self.set_version(self.installs)
+            self.seamldr_path.unlink(missing_ok=True)
+            self.remaining_path.unlink(missing_ok=True)
         shutil.rmtree(self.upload_dir, ignore_errors=True)
 
     # --- helpers for tests -------------------------------------------------------------------

@@ -216,7 +216,8 @@ def test_cli_text_updated(tmp_path: Path, image, cli_env, capsys: pytest.Capture
     cli_env(sim)
     assert main(cli_args(case, sim, tmp_path, image, "text")) == 0
     out, err = capsys.readouterr()
-    assert out == "Outcome: updated: updated: 1.5.06 -> 1.5.16\n"
+    assert out == ("Outcome: updated: 1.5.06 -> 1.5.16 is running; num_remaining_updates 12 -> "
+                   "11\n")
     assert err == ""  # no progress display: stderr is not a terminal
 
 
@@ -363,3 +364,35 @@ def test_sim_refuses_bad_header_harmlessly(tmp_path: Path) -> None:
     statuses = [io.read_bytes(sim.upload_dir / "status").decode().strip() for _ in range(3)]
     assert statuses == ["preparing", "idle", "idle"]
     assert (sim.upload_dir / "error").read_text().strip() == "preparing:firmware-invalid"
+
+
+class _Tty:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        self.text += s
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("case_id, last", [("updated", "idle"), ("stuck-status-timeout",
+                                                                  "transferring")])
+def test_progress_on_a_terminal(case_id: str, last: str, tmp_path: Path, image, cli_env,  # type: ignore[no-untyped-def]
+                                monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    case = next(c for c in CASES if c["id"] == case_id)
+    sim = make_sim(tmp_path, case["sim"])
+    cli_env(sim)
+    args = cli_args(case, sim, tmp_path, image, "text")
+    tty = _Tty()
+    monkeypatch.setattr("sys.stderr", tty)
+    main(args)
+    lines = tty.text.split("\r\x1b[K")
+    assert [ln.split()[1] for ln in lines[1:2]] == ["preparing"]
+    assert lines[-1].startswith(f"updating: {last}") and lines[-1].endswith(" s\n")

@@ -250,8 +250,13 @@ def update_cmd(
     kwargs: dict[str, Any] = {}
     if TEST_CLOCK is not None:
         kwargs["clock"], kwargs["sleep"] = TEST_CLOCK
-    result = run_update(request, catalogue, progress=_progress(), can_write=TEST_CAN_WRITE,
-                        trusted_key_hashes=TEST_TRUSTED_KEY_HASHES, **kwargs)
+    progress = _progress()
+    try:
+        result = run_update(request, catalogue, progress=progress, can_write=TEST_CAN_WRITE,
+                            trusted_key_hashes=TEST_TRUSTED_KEY_HASHES, **kwargs)
+    finally:
+        if progress is not None:
+            progress.close()
     if format is OutputFormat.json:
         _out(_json(result.record))
     else:
@@ -259,19 +264,28 @@ def update_cmd(
     return result.exit_code
 
 
-def _progress() -> Callable[[str, float], None] | None:
-    """A one-line status display on stderr, only when stderr is a terminal."""
+class _Progress:
+    """A one-line status display on stderr (only used when stderr is a terminal)."""
+
+    def __init__(self) -> None:
+        self.open = False
+
+    def __call__(self, status: str, elapsed: float) -> None:
+        sys.stderr.write(f"\r\x1b[Kupdating: {status:<12} {elapsed:6.1f} s")
+        self.open = status != "idle"
+        if not self.open:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.open:  # a timeout or a vanished interface left the line open
+            sys.stderr.write("\n")
+            self.open = False
+
+
+def _progress() -> _Progress | None:
     try:
         tty = sys.stderr.isatty()
     except (AttributeError, ValueError):
         tty = False
-    if not tty:
-        return None
-
-    def show(status: str, elapsed: float) -> None:
-        sys.stderr.write(f"\r\x1b[Kupdating: {status:<12} {elapsed:6.1f} s")
-        if status == "idle":
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show
+    return _Progress() if tty else None

@@ -366,13 +366,15 @@ def classify(before: HostFacts, target: Version, rb: _Readback) -> tuple[Outcome
             f"{rb.version}): no TD was affected")
     vanished = f" (the upload interface vanished: {rb.vanished})" if rb.vanished else ""
     if rb.version == target and (rb.version != before.module_version or budget_used):
-        note = ""
-        if budget_before is not None and rb.remaining is not None and not budget_used:
-            note = (f"; note: num_remaining_updates went {budget_before} -> {rb.remaining}, "
-                    "expected one less")
+        if budget_used:
+            note = f"; num_remaining_updates {budget_before} -> {rb.remaining}"
         elif rb.remaining is None:
             note = "; num_remaining_updates can no longer be read"
-        return Outcome.UPDATED, f"updated: {before.module_version} -> {rb.version}{note}{vanished}"
+        else:
+            note = (f"; note: num_remaining_updates went {budget_before} -> {rb.remaining}, "
+                    "expected one less")
+        return Outcome.UPDATED, (f"{before.module_version} -> {rb.version} is running{note}"
+                                 f"{vanished}")
     if rb.version == before.module_version:
         return Outcome.REJECTED, (
             f"the kernel reported no error but {rb.version} still runs{vanished}: nothing was "
