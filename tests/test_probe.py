@@ -328,3 +328,28 @@ def test_enxio_on_other_attribute_is_a_host_error(tmp_path: Path) -> None:
 def test_budget_zero_is_read(tmp_path: Path) -> None:
     sim = SimKernel(tmp_path, fault=Fault.BUDGET_ZERO)
     assert probe(sim.sysfs, sim.proc).facts.num_remaining_updates == 0
+
+
+@given(st.text(max_size=400))
+def test_random_cpuinfo_never_crashes(text: str) -> None:
+    try:
+        info = parse_cpuinfo(text)
+    except HostError as e:
+        assert e.code in ("bad-host-data", "not-tdx-host") and e.message
+    else:
+        assert info.cpuid and all(0 <= c < 2**32 for c in info.cpuid)
+
+
+@given(st.binary(max_size=64), st.sampled_from(["version", "seamldr", "remaining", "status",
+                                                "offline"]))
+def test_random_attribute_bytes_never_crash(tmp_path_factory: pytest.TempPathFactory,
+                                            data: bytes, which: str) -> None:
+    sim = SimKernel(tmp_path_factory.mktemp("h"))
+    path = {"version": sim.version_path, "seamldr": sim.seamldr_path,
+            "remaining": sim.remaining_path, "status": sim.upload_dir / "status",
+            "offline": sim.sysfs / "devices/system/cpu/offline"}[which]
+    path.write_bytes(data)
+    try:
+        probe(sim.sysfs, sim.proc)
+    except HostError as e:
+        assert e.message.startswith(str(path))

@@ -396,3 +396,22 @@ def test_progress_on_a_terminal(case_id: str, last: str, tmp_path: Path, image, 
     lines = tty.text.split("\r\x1b[K")
     assert [ln.split()[1] for ln in lines[1:2]] == ["preparing"]
     assert lines[-1].startswith(f"updating: {last}") and lines[-1].endswith(" s\n")
+
+
+def test_interrupted_wait_is_recorded(tmp_path: Path, image, repo_root: Path) -> None:  # type: ignore[no-untyped-def]
+    sim = make_sim(tmp_path, {"fault": "stuck"})
+    clock = FakeClock()
+
+    def sleep(s: float) -> None:
+        raise KeyboardInterrupt
+
+    req = request_for({"acknowledge": ["td-build"]}, sim, tmp_path, image)
+    result = run_update(req, site_catalogue(image[2]), io=sim, clock=clock, sleep=sleep,
+                        trusted_key_hashes=(image[3],))
+    assert result.outcome is Outcome.INTERRUPTED and result.exit_code == 4
+    (rec,) = read_records(req.record_path)
+    validator(repo_root).validate(rec)
+    assert rec["statuses"] == ["preparing"] and rec["outcome"] == "interrupted"
+    # The lock was released: the next run is not blocked by it (but by the busy upload).
+    _, again = _run(sim, tmp_path, image)
+    assert [c.code for c in again.verdict.failed] == ["upload-idle"]  # type: ignore[union-attr]

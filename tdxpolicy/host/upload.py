@@ -56,6 +56,7 @@ class Outcome(str, Enum):
     REJECTED = "rejected"  # error set, module alive: harmless
     MODULE_LOST = "module-lost"  # version fails with ENXIO: reboot required
     TIMEOUT = "timeout"  # status never returned to idle
+    INTERRUPTED = "interrupted"  # the operator stopped the wait (the update itself goes on)
     UNEXPECTED = "unexpected-version"  # no error, but neither the old nor the target version
     DENIED = "denied"  # nothing written
     DRY_RUN = "dry-run"  # allowed, nothing written
@@ -74,6 +75,7 @@ _EXIT = {
     Outcome.REJECTED: 4,
     Outcome.MODULE_LOST: 4,
     Outcome.TIMEOUT: 4,
+    Outcome.INTERRUPTED: 4,
     Outcome.UNEXPECTED: 4,
 }
 
@@ -117,6 +119,7 @@ class _Readback:
     started: bool = False  # `loading`=0 was written: the kernel owns the update now
     vanished: str | None = None  # status unreadable during the poll
     timed_out: bool = False
+    interrupted: bool = False
     error: str | None = None
     version: Version | None = None
     version_error: str | None = None
@@ -288,23 +291,27 @@ def _upload(
     start = clock()
     deadline = start + timeout
     interval = 0.05
-    while True:
-        try:
-            st = io.read_bytes(status, 64).decode("ascii", "replace").strip()
-        except OSError as e:
-            rb.vanished = f"reading {status}: {_errno_text(e)}"
-            break
-        if not rb.status_seen or rb.status_seen[-1] != st:
-            rb.status_seen.append(st)
-        if progress is not None:
-            progress(st, clock() - start)
-        if st == "idle":
-            break
-        if clock() >= deadline:
-            rb.timed_out = True
-            break
-        sleep(interval)
-        interval = min(interval * 2, 0.5)
+    try:
+        while True:
+            try:
+                st = io.read_bytes(status, 64).decode("ascii", "replace").strip()
+            except OSError as e:
+                rb.vanished = f"reading {status}: {_errno_text(e)}"
+                break
+            if not rb.status_seen or rb.status_seen[-1] != st:
+                rb.status_seen.append(st)
+            if progress is not None:
+                progress(st, clock() - start)
+            if st == "idle":
+                break
+            if clock() >= deadline:
+                rb.timed_out = True
+                break
+            sleep(interval)
+            interval = min(interval * 2, 0.5)
+    except KeyboardInterrupt:
+        # The kernel cannot cancel an update: stop waiting, but still read back and record.
+        rb.interrupted = True
     return rb
 
 
@@ -344,6 +351,10 @@ def classify(before: HostFacts, target: Version, rb: _Readback) -> tuple[Outcome
         return Outcome.MODULE_LOST, (
             f"the TDX module is gone (version: {rb.version_error}; kernel error: "
             f"{rb.error or 'none'}): every TD on this host was lost; reboot the host")
+    if rb.interrupted:
+        return Outcome.INTERRUPTED, (
+            "interrupted while waiting for the kernel; the update cannot be cancelled and may "
+            "still be running: watch the status file, then run 'tdxpolicy probe'")
     if rb.timed_out:
         last = rb.status_seen[-1] if rb.status_seen else "unknown"
         return Outcome.TIMEOUT, (
