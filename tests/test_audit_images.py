@@ -136,3 +136,11 @@ def test_image_without_mrseam_anywhere_is_no_published_mrseam() -> None:
         "checked against Intel's release table, and attestation verifiers will not recognise "
         "it; check the seamhash against a trusted source"
     ]
+
+
+def test_image_with_unknown_hash_is_only_a_mismatch() -> None:
+    """Every rule runs: an unidentified image is `image-mismatch`, not also a release
+    without MRSEAM (its file name is a claim, not an identity)."""
+    img = audit_image(build_image(0x200, seed=9, seamsvn=0x0104), "tdx_module_1.5.30.blob")
+    report = run_audit(catalogue(), [img], today=TODAY)
+    assert [f.rule for f in report.findings] == ["image-mismatch"]

@@ -191,8 +191,10 @@ def no_published_mrseam(ctx: AuditContext) -> list[Finding]:
     source publishes (domain.md section 4: seamhash is the published MRSEAM; section 5)."""
     images_of: dict[Version, list[AuditImage]] = {}
     for img in ctx.images:
-        if img.parsed:
-            for v in ctx.image_versions(img):
+        # Only images identified by their hash: an image whose hash no source knows is
+        # `image-mismatch`, whatever its file name claims.
+        if img.parsed and img.facts.seamhash is not None:
+            for v in ctx.by_hash.get(_hash(img.facts.seamhash.value), ()):
                 images_of.setdefault(v, []).append(img)
     out: list[Finding] = []
     for v in sorted(set(ctx.known) | set(images_of)):

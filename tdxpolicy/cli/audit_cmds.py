@@ -98,6 +98,18 @@ def _load_images(path: Path) -> list[AuditImage]:
     return out
 
 
+def _under(path: Path, cwd: str) -> Path:
+    """``path`` relative to the working directory when it lies below it, so that messages,
+    locations and SARIF URIs all name files the same way (relative to the repository)."""
+    import os
+
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(cwd)
+    except ValueError:
+        return path
+
+
 @app.command("audit")
 def audit_cmd(
     policy: PolicyOpt = None,
@@ -130,10 +142,11 @@ def audit_cmd(
     from ..sources import embedded_documents, load_documents
 
     day = _parse_today(today)
+    cwd = os.getcwd()
     docs = [] if no_default_policy else list(embedded_documents())
-    docs.extend(load_documents(list(policy or [])))
-    imgs = _load_images(images) if images is not None else []
-    report = relativize(run_audit(docs, imgs, today=day), os.getcwd())
+    docs.extend(load_documents([_under(p, cwd) for p in policy or []]))
+    imgs = _load_images(_under(images, cwd)) if images is not None else []
+    report = relativize(run_audit(docs, imgs, today=day), cwd)
     if fmt is AuditFormat.json:
         from ..audit.report import to_json
 
