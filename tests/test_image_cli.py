@@ -121,7 +121,8 @@ def test_inspect(capsys: pytest.CaptureFixture[str], images: dict[str, Path], sc
     assert code == 0
     doc = json.loads(out)
     schema.validate(doc)
-    assert doc["checks"] == [] and doc["facts"]["header"]["module_nr_pages"] == 4
+    assert doc["checks"] == [] and doc["valid"] is None
+    assert doc["facts"]["header"]["module_nr_pages"] == 4
     code, out, _ = run(capsys, "image", "inspect", str(images["img"]))
     assert code == 0
     assert "  num_handoff_pages            13  @0x13de\n" in out

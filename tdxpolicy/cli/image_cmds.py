@@ -111,7 +111,7 @@ def inspect_cmd(
     image = _load(path, module)
     ident = identify(image.sigstruct.seamhash_hex, _catalogue(policy, no_default_policy))
     if format is OutputFormat.json:
-        _emit(_json(image_document(image, ident, [])))
+        _emit(_json(image_document(image, ident, None)))
     else:
         _emit(render_inspect(image, ident))
     return ExitCode.OK

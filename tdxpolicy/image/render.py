@@ -119,19 +119,18 @@ def image_facts(image: Image) -> dict[str, Any]:
 
 
 def image_document(
-    image: Image, identity: Identity, checks: Sequence[Check], *, include_facts: bool = True
+    image: Image, identity: Identity, checks: Sequence[Check] | None, *, include_facts: bool = True
 ) -> dict[str, Any]:
-    """The ``image/1`` JSON document (cli-contract "Images"; schemas/image.schema.json)."""
-    from ..model import Location  # noqa: F401  (types only)
-
+    """The ``image/1`` JSON document (cli-contract "Images"; schemas/image.schema.json).
+    ``checks is None`` (inspect): nothing was checked, ``valid`` is null."""
     doc: dict[str, Any] = {
         "tdxpolicy": SCHEMA_TAG,
         "path": image.path,
         "format": image.format_label,
-        "valid": not any(c.result is Result.FAIL for c in checks),
+        "valid": None if checks is None else not any(c.result is Result.FAIL for c in checks),
         "identity": identity.to_json(),
         "facts": image_facts(image) if include_facts else {},
-        "checks": [_check_json(c) for c in checks],
+        "checks": [_check_json(c) for c in checks or ()],
     }
     return doc
 
