@@ -8,11 +8,12 @@ every line. This script
    unique, about 1 line in 10,000 malformed;
 2. times the baseline: the file read as text, for each line ``json.loads`` then ``json.dumps``
    of the object, written to /dev/null in 8192-line chunks;
-3. times ``tdxpolicy.fleet.run_fleet`` on the same file to /dev/null (embedded catalogue,
+3. times ``tdxpolicy.fleet.run_fleet`` on the same file to /dev/null (or ``--out``) (embedded catalogue,
    ``--to`` mode and ``--select`` mode), both in-process (no interpreter start-up);
 4. prints hosts/s and the ratio. Each timing is the best of ``--repeat`` runs.
 
     python bench/bench_fleet.py [--hosts 1000000] [--states 300] [--repeat 3] [--keep FILE]
+                                [--out FILE]
 """
 
 from __future__ import annotations
@@ -78,12 +79,12 @@ def generate(path: Path, hosts: int, nstates: int, seed: int = 7) -> None:
         f.write("".join(buf))
 
 
-def baseline(path: Path) -> float:
+def baseline(path: Path, sink: str = os.devnull) -> float:
     """The bare round trip: text lines -> json.loads -> json.dumps -> /dev/null, 8192 lines
     per write."""
     loads, dumps = json.loads, json.dumps
     t0 = time.perf_counter()
-    with open(path, encoding="utf-8") as f, open(os.devnull, "w", encoding="utf-8") as out:
+    with open(path, encoding="utf-8") as f, open(sink, "w", encoding="utf-8") as out:
         buf: list[str] = []
         for line in f:
             buf.append(dumps(loads(line)))
@@ -94,11 +95,11 @@ def baseline(path: Path) -> float:
     return time.perf_counter() - t0
 
 
-def fleet(path: Path, **kw: object) -> tuple[float, str]:
+def fleet(path: Path, sink: str = os.devnull, **kw: object) -> tuple[float, str]:
     catalogue = load_catalogue([])
     options = MoveOptions(today=dt.date.today())
     t0 = time.perf_counter()
-    with open(path, "rb") as f, open(os.devnull, "wb") as out:
+    with open(path, "rb") as f, open(sink, "wb") as out:
         summary = run_fleet(f, out, catalogue, options, file=str(path), **kw)  # type: ignore[arg-type]
     return time.perf_counter() - t0, summary.render()
 
@@ -109,6 +110,9 @@ def main() -> None:
     ap.add_argument("--states", type=int, default=300)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", type=Path, help="write the generated fleet file here and keep it")
+    ap.add_argument("--out", default=os.devnull,
+                    help="where both runs write their output (default /dev/null; give a file "
+                    "to include the kernel's copy of every output byte)")
     args = ap.parse_args()
     tmpdir = None
     if args.keep:
@@ -121,11 +125,11 @@ def main() -> None:
     size = path.stat().st_size
     print(f"generated {args.hosts} hosts ({args.states} distinct states, {size / 1e6:.0f} MB) "
           f"in {time.perf_counter() - t0:.1f} s")
-    base = min(baseline(path) for _ in range(args.repeat))
+    base = min(baseline(path, args.out) for _ in range(args.repeat))
     print(f"{'json.loads+dumps':<22} {base:7.2f} s  {args.hosts / base:>12,.0f} hosts/s")
     target = parse_version("1.5.16")
     for label, kw in (("fleet --to 1.5.16", {"target": target}), ("fleet --select", {})):
-        runs = [fleet(path, **kw) for _ in range(args.repeat)]
+        runs = [fleet(path, args.out, **kw) for _ in range(args.repeat)]
         best = min(r[0] for r in runs)
         print(f"{label:<22} {best:7.2f} s  {args.hosts / best:>12,.0f} hosts/s  "
               f"ratio {best / base:.2f}")

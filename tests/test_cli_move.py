@@ -297,9 +297,9 @@ def test_list_with_facts(capsys: pytest.CaptureFixture[str]) -> None:
     code, doc = run_json(capsys, "list", "list", *SITE, *HOST, "--acknowledge", "all")
     assert code == 0
     status = {r["version"]: r["status"] for r in doc["releases"]}
-    assert status["9.1.02"] == {"kind": "upgrade", "allowed": True, "failed": []}
+    assert status["9.1.02"] == {"kind": "upgrade", "allowed": True, "failed": [], "unknown": []}
     assert status["9.1.00"]["kind"] == "reinstall"
-    assert status["9.1.04"] == {"kind": "upgrade", "allowed": False, "failed": ["update-rule"]}
+    assert status["9.1.04"] == {"kind": "upgrade", "allowed": False, "failed": ["update-rule"], "unknown": []}
     code, out, _ = run(capsys, "list", *SITE, *HOST, "--acknowledge", "all")
     assert out.splitlines()[0].split() == [
         "VERSION", "SERIES", "PUBLISHED", "STATUS", "UPDATE", "POLICY", "FROM", "9.1.00"]

@@ -162,6 +162,7 @@ def release_json(release: Release, verdict: Verdict | None = None) -> dict[str, 
             "kind": verdict.kind.value if verdict.kind is not None else None,
             "allowed": verdict.allowed,
             "failed": [c.code for c in verdict.failed],
+            "unknown": [c.code for c in verdict.failed if c.result.value == "unknown"],
         }
     return out
 

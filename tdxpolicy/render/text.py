@@ -260,7 +260,12 @@ def render_list(
                 if v.allowed:
                     row.append(f"yes ({kind})")
                 else:
-                    row.append(f"no ({kind}): " + ", ".join(dict.fromkeys(c.code for c in v.failed)))
+                    failing = [c.code for c in v.failed if c.result is not Result.UNKNOWN]
+                    unknown = [c.code for c in v.failed if c.result is Result.UNKNOWN]
+                    why = ", ".join(dict.fromkeys(failing))
+                    if unknown:
+                        why += ("; " if why else "") + "unknown: " + ", ".join(dict.fromkeys(unknown))
+                    row.append(f"no ({kind}): {why}")
         rows.append(row)
     if not rows:
         return "(the catalogue is empty)\n"
