@@ -60,7 +60,7 @@ def release_specs(draw: Any, version: str) -> dict[str, Any]:
     def often(good: Any, other: Any) -> Any:  # else the good value 2 times in 3
         return good if clean or draw(st.integers(0, 2)) else draw(other)
 
-    major, _, update = (int(x) for x in version.split("."))
+    major, minor, update = (int(x) for x in version.split("."))
     home_cpu = 0x806F8 if major == 1 else 0xA06D0
     return {
         "version": version,
@@ -78,7 +78,7 @@ def release_specs(draw: Any, version: str) -> dict[str, Any]:
         "debug": not clean and not draw(st.integers(0, 3)),
         "status": None if clean or draw(st.integers(0, 3)) else [draw(st.sampled_from(
             ["preview", "withdrawn"])), "generated"],
-        "update_from": often([f">= {vtext((major, int(version.split('.')[1])), max(1, update - draw(st.integers(0, 3))))}"],
+        "update_from": often([f">= {major}.{minor}.{max(1, update - draw(st.integers(0, 3))):02d}"],
                              st.lists(version_sets(), max_size=2)),
         "deny_from": [] if clean or draw(st.integers(0, 2)) else [[draw(version_sets()),
                                                                     "gen"]],

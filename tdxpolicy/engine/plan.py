@@ -14,8 +14,8 @@ which are (bounded by) index intervals in the sorted series, so they are enumera
 "next unvisited index" array instead of testing every pair. Each candidate hop is judged by
 ``_Search.viable``/``_Search.edge`` (the rules of ``checks.py`` restated on plain tuples,
 memoized; a property test holds them equal to :func:`decide`), and the path found is then
-re-decided hop by hop with :func:`decide` from the evolving host state. Ties: fewer hops first, then newer
-intermediates (forward greedy over the BFS layers, newest first).
+re-decided hop by hop with :func:`decide` from the evolving host state. Ties: fewer hops
+first, then newer intermediates (forward greedy over the BFS layers, newest first).
 """
 
 from __future__ import annotations
