@@ -156,6 +156,11 @@ def _emit(fmt: OutputFormat, text: str) -> None:
 
 
 def _color() -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    import os
+
+    if os.environ.get("NO_COLOR"):
+        return False
     try:
         return sys.stdout.isatty()
     except (AttributeError, ValueError):
