@@ -13,9 +13,9 @@ Pure: no I/O. Loading files is :mod:`tdxpolicy.sources`.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
+from ._value import value
 from .errors import ConflictError, Problem
 from .model import (
     FACT_NAMES,
@@ -35,7 +35,7 @@ from .version import Version
 __all__ = ["Release", "Catalogue", "merge", "fact_key"]
 
 
-@dataclass(frozen=True)
+@value
 class Release:
     """One release after merging: facts (first declaration wins, all agree) and all rules."""
 
@@ -56,7 +56,7 @@ class Release:
         return bool(self.update_from)
 
 
-@dataclass(frozen=True)
+@value
 class Catalogue:
     """Releases (sorted oldest first), site blocklist, and the documents they came from."""
 

@@ -13,9 +13,9 @@ never lets a traceback reach the user.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Sequence
 
+from ._value import value
 from .model import Location
 
 __all__ = [
@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@value
 class Problem:
     """One located problem: message plus where. An error may carry several (all JSON-schema
     violations, every location of a conflicting fact)."""

@@ -8,8 +8,9 @@ A fact that was not given is ``None`` (unknown). Checks that need an unknown fac
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 
+from ._value import value
 from .version import Version
 
 __all__ = ["HostFacts", "cpuid_family_model"]
@@ -24,7 +25,7 @@ def cpuid_family_model(eax: int) -> int:
     return eax & ~STEPPING_MASK
 
 
-@dataclass(frozen=True)
+@value
 class HostFacts:
     module_version: Version | None = None
     seamldr_version: Version | None = None

@@ -11,10 +11,11 @@ by a default value (policy-format.md, "Meaning of a missing fact").
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
+from ._value import value
 from .version import Version, VersionSet
 
 __all__ = [
@@ -40,7 +41,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, order=True)
+@value(order=True)
 class Location:
     """Where a fact, rule or error comes from.
 
@@ -83,7 +84,7 @@ class Location:
         return cls(d["file"], d.get("line"), d.get("column"), d.get("path"), d.get("offset"))
 
 
-@dataclass(frozen=True)
+@value
 class Sourced(Generic[T]):
     """A value with the place that declared it."""
 
@@ -91,7 +92,7 @@ class Sourced(Generic[T]):
     source: Location
 
 
-@dataclass(frozen=True, order=True)
+@value(order=True)
 class Svn:
     """SEAM SVN from the sigstruct (offset 948, u16: low byte minor, high byte major)."""
 
@@ -106,7 +107,7 @@ class Svn:
         return cls(raw >> 8, raw & 0xFF)
 
 
-@dataclass(frozen=True)
+@value
 class Handoff:
     """Handoff fields of the sigstruct: ``module_hv``, ``min_update_hv``, ``no_downgrade``."""
 
@@ -124,7 +125,7 @@ class StatusKind(str, Enum):
     WITHDRAWN = "withdrawn"  # moves into it are denied
 
 
-@dataclass(frozen=True)
+@value
 class Status:
     kind: StatusKind
     reason: str
@@ -146,7 +147,7 @@ FACT_NAMES = (
 )
 
 
-@dataclass(frozen=True)
+@value
 class ReleaseFacts:
     """The facts known about one release; ``None`` means unknown."""
 
@@ -174,7 +175,7 @@ class ReleaseFacts:
 # --- rules -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value
 class UpdateFrom:
     """``update from VERSET``: runtime update into this release permitted from these versions."""
 
@@ -182,7 +183,7 @@ class UpdateFrom:
     source: Location
 
 
-@dataclass(frozen=True)
+@value
 class DenyFrom:
     """``deny from VERSET STRING``: overrides every ``update from``."""
 
@@ -191,7 +192,7 @@ class DenyFrom:
     source: Location
 
 
-@dataclass(frozen=True)
+@value
 class RollbackTo:
     """``rollback to VERSET``: while this release runs, rollback to these is permitted by policy."""
 
@@ -199,7 +200,7 @@ class RollbackTo:
     source: Location
 
 
-@dataclass(frozen=True)
+@value
 class Advisory:
     """``advisory WORD STRING``: a caution shown with every move into this release."""
 
@@ -208,7 +209,7 @@ class Advisory:
     source: Location
 
 
-@dataclass(frozen=True)
+@value
 class DenyTo:
     """Document-level ``deny to VERSET STRING``: site blocklist."""
 
@@ -217,7 +218,7 @@ class DenyTo:
     source: Location
 
 
-@dataclass(frozen=True)
+@value
 class ReleaseBlock:
     """One ``release VERSION { ... }`` block (or the equivalent from another source)."""
 
@@ -237,7 +238,7 @@ class SourceKind(str, Enum):
     MRSEAM_TABLE = "mrseam-table"  # Intel tdx-module README, releases and MRSEAM
 
 
-@dataclass(frozen=True)
+@value
 class DocumentMeta:
     format: Sourced[int] | None = None
     issued: Sourced[_dt.date] | None = None
@@ -245,7 +246,7 @@ class DocumentMeta:
     origin: Sourced[str] | None = None  # the `source STRING` statement
 
 
-@dataclass(frozen=True)
+@value
 class PolicyDocument:
     """Everything one input file says, before merging."""
 

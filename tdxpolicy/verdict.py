@@ -8,10 +8,11 @@
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from enum import Enum
 from typing import Any, Mapping
 
+from ._value import value
 from .model import Location
 from .version import Version
 
@@ -63,7 +64,7 @@ class CheckCode(str, Enum):
     POLICY_FRESH = "policy-fresh"
 
 
-@dataclass(frozen=True)
+@value
 class Check:
     """One check of one move. ``code`` is a :class:`CheckCode` value or an image/host/audit
     code in the same style. ``facts`` holds the JSON-able facts the check used."""
@@ -75,7 +76,7 @@ class Check:
     facts: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@value
 class Reversibility:
     """Whether a runtime move back to the version running before will be possible after it."""
 
@@ -83,7 +84,7 @@ class Reversibility:
     reason: str
 
 
-@dataclass(frozen=True)
+@value
 class Verdict:
     from_version: Version | None
     to_version: Version
@@ -112,7 +113,7 @@ class Verdict:
         return replace(self, checks=self.checks + extra)
 
 
-@dataclass(frozen=True)
+@value
 class PathResult:
     from_version: Version | None
     to_version: Version
@@ -122,7 +123,7 @@ class PathResult:
     blocking: tuple[Check, ...] = ()  # checks that block the best attempt, when none found
 
 
-@dataclass(frozen=True)
+@value
 class Candidate:
     version: Version
     allowed: bool
@@ -130,14 +131,14 @@ class Candidate:
     hops: int | None = None
 
 
-@dataclass(frozen=True)
+@value
 class SelectResult:
     selected: Version | None
     path: tuple[Verdict, ...]
     candidates: tuple[Candidate, ...]
 
 
-@dataclass(frozen=True)
+@value
 class MoveOptions:
     """How strictly a move is judged (cli-contract.md, "Options for moves")."""
 

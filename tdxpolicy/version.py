@@ -17,9 +17,11 @@ the engine evaluates sets on the hot path of ``fleet`` and ``path``. The test-su
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 from typing import Iterable
+
+from ._value import value
 
 __all__ = [
     "Version",
@@ -42,7 +44,7 @@ class VersionError(ValueError):
     """A text that is not a version (or version set); the message says what was expected."""
 
 
-@dataclass(frozen=True, order=True)
+@value(order=True)
 class Version:
     """A ``major.minor.update`` version; equality and order use the integers only."""
 
@@ -109,7 +111,7 @@ class Op(str, Enum):
     ANY = "any"
 
 
-@dataclass(frozen=True)
+@value
 class Clause:
     """One clause of a version set. For ``SERIES`` only ``version.series`` matters."""
 
@@ -146,7 +148,7 @@ class Clause:
         return f"{self.op.value} {self.version.text}"
 
 
-@dataclass(frozen=True)
+@value
 class VersionSet:
     """Clauses that must all hold (the ``,`` of the format)."""
 
