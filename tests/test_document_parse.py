@@ -221,3 +221,15 @@ def test_cli_bad_input_exit_2_no_traceback(argv: list[str], capsys: pytest.Captu
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     assert err.startswith("tdxpolicy: ") or "Usage" in err or "Missing" in err
+
+
+def test_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.tdxpolicy"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError) as ei:
+        load_documents([fifo])
+    assert ei.value.message == f"{fifo}: cannot read {fifo}: not a regular file"
+    (tmp_path / "a.tdxpolicy").write_text("format 1\n")
+    assert [Path(d.file).name for d in load_documents([tmp_path])] == ["a.tdxpolicy"]

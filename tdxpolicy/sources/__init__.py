@@ -20,6 +20,7 @@ does).
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Iterable, Sequence
@@ -88,7 +89,12 @@ def load_document(path: Path) -> PolicyDocument:
     from .document import MAX_DOCUMENT_BYTES, read_document
 
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            # A FIFO or device would block or never end: refuse before opening it.
+            raise InputError.at(f"cannot read {path}: not a regular file", Location(str(path)),
+                                code="unreadable")
+        size = st.st_size
         if size > max(MAX_SOURCE_BYTES, MAX_DOCUMENT_BYTES):
             raise InputError.at(
                 f"file is {size / (1024 * 1024):.1f} MiB; a policy source may be at most "
@@ -141,8 +147,9 @@ def _walk(directory: Path) -> list[Path]:
     for root, dirs, files in os.walk(directory, onerror=onerror):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for f in sorted(files):
-            if not f.startswith(".") and f.endswith(_DIRECTORY_SUFFIXES):
-                out.append(Path(root) / f)
+            p = Path(root) / f
+            if not f.startswith(".") and f.endswith(_DIRECTORY_SUFFIXES) and p.is_file():
+                out.append(p)
     return out
 
 
