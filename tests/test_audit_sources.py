@@ -121,3 +121,39 @@ def test_span_basics() -> None:
     assert not (Span.point(v) - Span.point(v))
     assert Span.point(v).complement().complement() == Span.point(v)
     assert Span.everything().first() == Version(0, 0, 0)
+
+
+# --- features-lost against brute force --------------------------------------------------------
+
+from tdxpolicy.model import (  # noqa: E402
+    Location, PolicyDocument, ReleaseBlock, ReleaseFacts, SourceKind, Sourced, UpdateFrom,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 15), st.integers(0, 30)), min_size=2, max_size=12,
+                unique_by=lambda t: t[1]),
+       st.data())
+def test_features_lost_matches_brute_force(rels: list[tuple[int, int]], data: st.DataObject) -> None:
+    """The rule reports exactly the pairs (R, T), R older than T in the series, that are
+    consecutive or admitted by T's policy, and where R has a features bit T lacks."""
+    rels = sorted(rels, key=lambda t: t[1])
+    loc = Location("g.tdxpolicy", 1, 1)
+    blocks = []
+    minimum: dict[int, int] = {}
+    for feats, upd in rels:
+        m = data.draw(st.sampled_from([u for _f, u in rels if u <= upd]))
+        minimum[upd] = m
+        blocks.append(ReleaseBlock(
+            Version(1, 5, upd), loc, ReleaseFacts(features0=Sourced(feats, loc)),
+            update_from=(UpdateFrom(VersionSet.at_least(Version(1, 5, m)), loc),),
+        ))
+    doc = PolicyDocument("g.tdxpolicy", SourceKind.DOCUMENT, releases=tuple(blocks))
+    got = {(f.keys[0], f.subject) for f in
+           run_audit([doc], today=TODAY, rules=["features-lost"]).findings}
+    want = set()
+    for j, (ft, t) in enumerate(rels):
+        for i, (fr, r) in enumerate(rels[:j]):
+            if (i == j - 1 or r >= minimum[t]) and fr & ~ft:
+                want.add((Version(1, 5, r).canonical, Version(1, 5, t).canonical))
+    assert got == want

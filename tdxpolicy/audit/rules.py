@@ -9,6 +9,7 @@ on; :data:`tdxpolicy.audit.findings.RULES` holds the descriptions shown to users
 
 from __future__ import annotations
 
+import bisect
 import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
@@ -52,6 +53,9 @@ class AuditContext:
     decls: dict[Version, list[Decl]] = field(default_factory=dict)
     # normalised measurement (upper hex, no 0x) -> versions declaring it as mrseam or seamhash
     by_hash: dict[str, set[Version]] = field(default_factory=dict)
+    known: list[Version] = field(default_factory=list)  # every declared version, oldest first
+    _series: dict[tuple[int, int], list[Version]] = field(default_factory=dict)
+    _admitted: dict[Version, Span] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for doc in self.documents:
@@ -61,13 +65,18 @@ class AuditContext:
                     s = getattr(b.facts, name)
                     if s is not None:
                         self.by_hash.setdefault(_hash(s.value), set()).add(b.version)
-
-    @property
-    def known(self) -> list[Version]:
-        return sorted(self.decls)
+        self.known = sorted(self.decls, key=lambda v: v.key)
+        for v in self.known:
+            self._series.setdefault(v.series, []).append(v)
 
     def series(self, s: tuple[int, int]) -> list[Version]:
-        return [v for v in self.known if v.series == s]
+        """The known versions of series ``s``, oldest first."""
+        return self._series.get(s, [])
+
+    def older(self, v: Version) -> list[Version]:
+        """Known versions of ``v``'s series older than ``v``, oldest first."""
+        ser = self.series(v.series)
+        return ser[: bisect.bisect_left([r.update for r in ser], v.update)] if ser else []
 
     def facts(self, v: Version, name: str) -> list[Sourced[Any]]:
         out: list[Sourced[Any]] = []
@@ -84,13 +93,18 @@ class AuditContext:
     def admitted(self, v: Version) -> Span:
         """Running versions whose runtime update into ``v`` the merged policy permits:
         the union of every `update from`, minus every `deny from`, within the update domain."""
+        hit = self._admitted.get(v)
+        if hit is not None:
+            return hit
         allow, deny = Span(), Span()
         for d in self.decls.get(v, ()):
             for u in d.block.update_from:
                 allow = allow | span_of(u.versions)
             for x in d.block.deny_from:
                 deny = deny | span_of(x.versions)
-        return (allow & update_domain(v)) - deny
+        out = (allow & update_domain(v)) - deny
+        self._admitted[v] = out
+        return out
 
     def image_versions(self, img: AuditImage) -> set[Version]:
         """Releases an image is identified as: by its seamhash; else by its file name."""
@@ -350,18 +364,47 @@ def _bits(n: int) -> list[int]:
     return [i for i in range(n.bit_length()) if n >> i & 1]
 
 
+def _or_table(values: list[int]) -> list[list[int]]:
+    """Sparse table for O(1) bitwise-OR over any index range (OR is idempotent)."""
+    table = [values[:]]
+    k = 1
+    while (1 << k) <= len(values):
+        prev, half = table[-1], 1 << (k - 1)
+        table.append([prev[i] | prev[i + half] for i in range(len(values) - (1 << k) + 1)])
+        k += 1
+    return table
+
+
+def _or_range(table: list[list[int]], a: int, b: int) -> int:
+    k = (b - a + 1).bit_length() - 1
+    return table[k][a] | table[k][b - (1 << k) + 1]
+
+
 def features_lost(ctx: AuditContext) -> list[Finding]:
     """TDX_FEATURES0 bits set in an older release and clear in a newer one that it may be
     updated into: consecutive releases of a series, and every pair the update policy admits
-    (domain.md section 5: bits disappear on some 2.0.x upgrades)."""
+    (domain.md section 5: bits disappear on some 2.0.x upgrades).
+
+    Output-sensitive: the OR of the features of every admitted older release (a range query on
+    a sparse table) tells whether a release loses anything before the pairs are enumerated."""
     out: list[Finding] = []
     for s in sorted({v.series for v in ctx.known}):
         with_f = [(v, f) for v in ctx.series(s) if (f := ctx.first_fact(v, "features0"))]
-        pairs: list[tuple[int, int]] = [(i, i + 1) for i in range(len(with_f) - 1)]
-        for j, (t, _ft) in enumerate(with_f):
-            adm = ctx.admitted(t)
-            pairs += [(i, j) for i in range(j) if with_f[i][0] in adm and (i, j) not in pairs]
-        for i, j in sorted(set(pairs)):
+        if len(with_f) < 2:
+            continue
+        updates = [v.update for v, _f in with_f]
+        table = _or_table([f.value for _v, f in with_f])
+        pairs: set[tuple[int, int]] = {(i, i + 1) for i in range(len(with_f) - 1)}
+        for j, (t, ft) in enumerate(with_f):
+            for lo, hi in ctx.admitted(t).intervals():
+                if lo.series != s:
+                    continue
+                a = bisect.bisect_left(updates, lo.update)
+                b = min(bisect.bisect_right(updates, hi.update), j) - 1
+                if a > b or not (_or_range(table, a, b) & ~ft.value):
+                    continue
+                pairs.update((i, j) for i in range(a, b + 1))
+        for i, j in sorted(pairs):
             (r, fr), (t, ft) = with_f[i], with_f[j]
             lost = fr.value & ~ft.value
             if not lost:
@@ -506,7 +549,7 @@ def unreachable_release(ctx: AuditContext) -> list[Finding]:
         adm = ctx.admitted(v)
         if not adm:
             continue
-        older = [r for r in ctx.series(v.series) if r < v]
+        older = ctx.older(v)
         if not older:
             continue  # first release of its series: installed at boot
         tsvn = ctx.first_fact(v, "svn")
