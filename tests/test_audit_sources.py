@@ -157,3 +157,36 @@ def test_features_lost_matches_brute_force(rels: list[tuple[int, int]], data: st
             if (i == j - 1 or r >= minimum[t]) and fr & ~ft:
                 want.add((Version(1, 5, r).canonical, Version(1, 5, t).canonical))
     assert got == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 4), st.integers(0, 30)), min_size=1, max_size=10,
+                unique_by=lambda t: t[1]),
+       st.data())
+def test_unreachable_release_matches_brute_force(rels: list[tuple[int, int]],
+                                                 data: st.DataObject) -> None:
+    """A release is reported iff it has older releases in its series and none of them is
+    both admitted by its policy (`update from >= m`) and allowed by the SVN rule."""
+    from tdxpolicy.model import Svn
+
+    rels = sorted(rels, key=lambda t: t[1])
+    loc = Location("g.tdxpolicy", 1, 1)
+    minimum: dict[int, int] = {}
+    blocks = []
+    for svn, upd in rels:
+        m = data.draw(st.integers(0, 31))
+        minimum[upd] = m
+        blocks.append(ReleaseBlock(
+            Version(1, 5, upd), loc, ReleaseFacts(svn=Sourced(Svn(1, svn), loc)),
+            update_from=(UpdateFrom(VersionSet.at_least(Version(1, 5, m)), loc),),
+        ))
+    doc = PolicyDocument("g.tdxpolicy", SourceKind.DOCUMENT, releases=tuple(blocks))
+    got = {f.subject for f in run_audit([doc], today=TODAY, rules=["unreachable-release"]).findings}
+    want = set()
+    for j, (tsvn, t) in enumerate(rels):
+        older = rels[:j]
+        if not older or minimum[t] > t:  # first of its series, or a rule that admits nothing
+            continue
+        if not any(r >= minimum[t] and tsvn >= rsvn for rsvn, r in older):
+            want.add(Version(1, 5, t).canonical)
+    assert got == want
