@@ -178,3 +178,22 @@ def test_select_json_and_text() -> None:
     empty = SelectResult(None, (), ())
     _valid("select", select_json(empty))
     assert render_select(empty).startswith("NOTHING SELECTABLE from (unknown)")
+
+
+def test_next_steps_never_suggest_allow_rollback_when_the_loader_refuses() -> None:
+    from tdxpolicy.model import Location
+    from tdxpolicy.render.text import next_steps
+    from tdxpolicy.verdict import Check, MoveKind, Result, Verdict
+    from tdxpolicy.version import Version
+
+    def verdict(svn: Result) -> Verdict:
+        return Verdict(
+            Version(1, 5, 16), Version(1, 5, 8), MoveKind.ROLLBACK,
+            (Check("rollback-rule", Result.FAIL, "no rollback rule"),
+             Check("svn", svn, "svn", Location("f", 1, 1))),
+        )
+
+    blocked = next_steps(verdict(Result.FAIL))
+    assert not any("--allow-rollback" in s for s in blocked)
+    assert any("do not attempt" in s for s in blocked)
+    assert any("--allow-rollback" in s for s in next_steps(verdict(Result.PASS)))

@@ -124,7 +124,14 @@ def next_steps(verdict: Verdict) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
     unknown_facts = False
+    # When the loader itself would refuse the move (svn, handoff), no operator override can
+    # make a rollback safe: do not suggest --allow-rollback next to "do not attempt".
+    loader_refuses = any(
+        c.code in ("svn", "handoff") and c.result is Result.FAIL for c in verdict.checks
+    )
     for c in sort_checks(verdict.checks):
+        if c.code == "rollback-rule" and loader_refuses:
+            continue
         if c.result is Result.PASS:
             continue
         if c.result is Result.WARN and c.code not in ("advisory", "policy-fresh"):
