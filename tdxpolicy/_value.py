@@ -87,7 +87,7 @@ def value(cls: Any = None, /, *, order: bool = False) -> Any:
         if cls.__doc__ is None:
             # dataclasses would compute a signature for the docstring (inspect is slow).
             cls.__doc__ = cls.__name__
-        cls = dataclasses.dataclass(cls, init=False, repr=False, eq=False)  # fields only
+        dataclasses.dataclass(cls, init=False, repr=False, eq=False)  # fields only, in place
         fields = list(dataclasses.fields(cls))
         cmp_names = tuple(f.name for f in fields if f.compare)
         hash_names = tuple(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 from enum import IntEnum
-from typing import Sequence
+from typing import Any, Sequence
 
 import typer
 
@@ -59,11 +59,13 @@ def _wants_json(argv: Sequence[str]) -> bool:
     return False
 
 
-def _emit_error(code: str, message: str, rendered: str, as_json: bool, extra: dict | None = None) -> None:
+def _emit_error(
+    code: str, message: str, rendered: str, as_json: bool, extra: dict[str, Any] | None = None
+) -> None:
     if as_json:
         import json
 
-        err: dict = {"code": code, "message": message}
+        err: dict[str, Any] = {"code": code, "message": message}
         if extra:
             err.update(extra)
         sys.stdout.write(json.dumps({"error": err}) + "\n")
@@ -88,7 +90,7 @@ def _command_for(args: Sequence[str]) -> object:
         cmds = [c for c in app.registered_commands
                 if (c.name or getattr(c.callback, "__name__", "")) == name]
         groups = [g for g in app.registered_groups
-                  if (g.name or getattr(g.typer_instance.info, "name", None)) == name]
+                  if (g.name or getattr(getattr(g.typer_instance, "info", None), "name", None)) == name]
         if cmds or groups:
             lean = copy.copy(app)
             lean.registered_commands = cmds
@@ -103,8 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from typer._click import exceptions as click_exceptions
         from typer.exceptions import Abort
     except ImportError:  # pragma: no cover - older typer uses the click package
-        from click import exceptions as click_exceptions  # type: ignore[no-redef]
-        from click.exceptions import Abort  # type: ignore[no-redef,assignment]
+        from click import exceptions as click_exceptions  # type: ignore[no-redef,unused-ignore]
+        from click.exceptions import Abort  # type: ignore[no-redef,assignment,unused-ignore]
 
     from ..errors import TdxPolicyError
 
@@ -138,10 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = 130
     except BrokenPipeError:
         # `tdxpolicy list | head`: the reader went away; not an error of ours.
-        try:
-            sys.stdout = None  # type: ignore[assignment]
-        finally:
-            code = 0
+        # Point stdout at /dev/null so that the interpreter's final flush does not fail again.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 0
     if argv is None:
         raise SystemExit(code)
     return code

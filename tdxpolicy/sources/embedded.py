@@ -8,12 +8,17 @@ documents (cheap: ~20 KiB) and, if it differs (someone edited or added a documen
 installed package), the documents are parsed from text instead. So the cache can never serve
 stale facts, and nothing is ever written into the package directory.
 
-Standard library only on the fast path (json, hashlib).
+Standard library only on the fast path (json, and the built-in SHA-256).
 """
 
 from __future__ import annotations
 
-import hashlib
+try:
+    # The built-in module avoids loading OpenSSL through hashlib (about 2 ms of every cold
+    # start); it computes the same digest.
+    from _sha256 import sha256 as _sha256  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # pragma: no cover - interpreters without the built-in module
+    from hashlib import sha256 as _sha256
 import json
 from pathlib import Path
 
@@ -49,12 +54,13 @@ def read_embedded_bytes() -> dict[str, bytes]:
 def digest_documents(docs: dict[str, bytes]) -> str:
     """SHA-256 over every (name, bytes), in name order, length-prefixed so that no two
     different sets of documents give the same byte stream."""
-    h = hashlib.sha256()
+    h = _sha256()
     for name in sorted(docs):
         raw = name.encode("utf-8")
         h.update(len(raw).to_bytes(8, "little") + raw)
         h.update(len(docs[name]).to_bytes(8, "little") + docs[name])
-    return "sha256:" + h.hexdigest()
+    hexdigest: str = h.hexdigest()
+    return "sha256:" + hexdigest
 
 
 def _parse_all(docs: dict[str, bytes]) -> list[PolicyDocument]:
