@@ -287,6 +287,11 @@ class SimKernel:
             return False
         return self._real.is_dir(path)
 
+    def is_regular(self, path: Path) -> bool:
+        if self._under_upload(Path(path)) and self.vanished:
+            return False
+        return self._real.is_regular(path)
+
     def writable(self, path: Path) -> bool:
         return self.exists(path)
 

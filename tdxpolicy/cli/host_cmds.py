@@ -261,6 +261,9 @@ def update_cmd(
         _out(_json(result.record))
     else:
         _out(render_update(result, _color()))
+    if result.record_error is not None:
+        sys.stderr.write(f"tdxpolicy: warning: {result.record_error}; the outcome above was "
+                         "not recorded\n")
     return result.exit_code
 
 

@@ -379,6 +379,16 @@ def probe(
                     f"the firmware upload attribute '{name}' is missing from {upload_dir}",
                     "bad-host-data",
                 )
+            if not io.is_regular(upload_dir / name):
+                # A kernel attribute is a regular file; a symbolic link, FIFO or directory in
+                # its place could redirect or swallow the image (domain.md section 3).
+                raise _fail(
+                    upload_dir / name,
+                    f"the firmware upload attribute '{name}' in {upload_dir} is not a regular "
+                    "file (a symbolic link, directory or special file): no kernel creates "
+                    "that; check --sysfs-root and who changed this directory",
+                    "bad-host-data",
+                )
         upload_status = rd.text(upload_dir / "status", what="the upload status").strip()
         if upload_status not in UPLOAD_STATUSES:
             shown = upload_status if len(upload_status) <= 40 else upload_status[:37] + "..."

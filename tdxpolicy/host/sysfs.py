@@ -14,6 +14,7 @@ Nothing here interprets content; :mod:`tdxpolicy.host.probe` does.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Protocol
 
@@ -38,6 +39,11 @@ class SysfsIO(Protocol):
     def exists(self, path: Path) -> bool: ...
 
     def is_dir(self, path: Path) -> bool: ...
+
+    def is_regular(self, path: Path) -> bool:
+        """Whether ``path`` itself (not what a symbolic link points to) is a regular file, as
+        every sysfs attribute is."""
+        ...
 
     def writable(self, path: Path) -> bool:
         """Whether this process may write ``path`` (``os.access(W_OK)`` for the real host)."""
@@ -66,7 +72,9 @@ class RealSysfs:
             os.close(fd)
 
     def write_bytes(self, path: Path, data: bytes) -> None:
-        fd = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+        # O_NOFOLLOW: a sysfs attribute is never a symbolic link; one planted in place of
+        # `data` must not redirect the image elsewhere (ELOOP instead).
+        fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
         try:
             view = memoryview(data)
             while view:
@@ -82,6 +90,12 @@ class RealSysfs:
 
     def is_dir(self, path: Path) -> bool:
         return os.path.isdir(path)
+
+    def is_regular(self, path: Path) -> bool:
+        try:
+            return stat.S_ISREG(os.lstat(path).st_mode)
+        except OSError:
+            return False
 
     def writable(self, path: Path) -> bool:
         return os.access(path, os.W_OK)

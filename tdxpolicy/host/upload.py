@@ -102,6 +102,9 @@ class UpdateResult:
     facts_after: HostFacts | None
     kernel_error: str | None
     record: dict[str, Any]
+    # Why the record could not be appended (disk full, I/O error), None when it was. The
+    # outcome stands either way: what happened on the host must still be reported.
+    record_error: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -439,5 +442,10 @@ class _Context:
             "write_error": None if rb is None else rb.write_error,
             "timings": {k: round(v, 6) for k, v in self.timings.items()},
         }
-        self.records.append(record)
-        return UpdateResult(outcome, message, pf, after, kernel_error, record)
+        record_error: str | None = None
+        try:
+            self.records.append(record)
+        except OSError as e:
+            record_error = (f"--record: could not append this attempt to "
+                            f"{self.records.path}: {_errno_text(e)}")
+        return UpdateResult(outcome, message, pf, after, kernel_error, record, record_error)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import stat
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -606,8 +607,20 @@ def read_file_limited(path: Path, limit: int = MAX_IMAGE_BYTES) -> bytes:
     """Read a file, refusing (before reading it whole) one larger than ``limit``."""
     shown = str(path)
     try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; then only regular files
+        # are read (a FIFO, socket or device is never an image and could block or not end).
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with open(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if stat.S_ISDIR(st.st_mode):
+                raise IsADirectoryError(21, "Is a directory", shown)
+            if not stat.S_ISREG(st.st_mode):
+                raise InputError.at(
+                    "expected an image file, found a special file (FIFO, socket or device)",
+                    Location(shown),
+                    code="unreadable",
+                )
+            size = st.st_size
             if size > limit:
                 raise InputError.at(
                     f"file is {size} bytes; a TDX module image is at most {limit} bytes",

@@ -528,6 +528,16 @@ def _sigstruct_checks(
         stripped = buf.lstrip(b"\x00")
         if stripped:
             bad_res.append((name, at + len(buf) - len(stripped)))
+    mv0 = s.module_version
+    if mv0 is not None and mv0[0] < 2:
+        # Only 2.x sigstructs carry a version there, and only 2.x P-SEAMLDRs load them (their
+        # min_seamldr_versions); a 1.x module may be loaded by a 1.5 P-SEAMLDR, which requires
+        # all of reserved3 to be zero (tdx-loader-1.5.02 seam_sigstruct checks) [D].
+        raw3 = s.reserved3[0:8]
+        pos = len([b for b in bad_res if not b[0].startswith("reserved3")])
+        bad_res.insert(pos, (f"reserved3[0:8] (decodes as {mv0[0]}.{mv0[1]}.{mv0[2]:02d}, but "
+                           "only 2.x sigstructs carry a version there)",
+                           s.at("reserved3") + len(raw3) - len(raw3.lstrip(b"\x00"))))
     if bad_res:
         out.append(
             _chk(
