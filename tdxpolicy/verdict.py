@@ -109,8 +109,12 @@ class Verdict:
         return tuple(c for c in self.checks if c.result in bad)
 
     def with_checks(self, extra: tuple[Check, ...]) -> Verdict:
-        """This verdict with more checks (e.g. from an image); the answer is recomputed."""
-        return replace(self, checks=self.checks + extra)
+        """This verdict with more checks (e.g. from an image); the answer is recomputed.
+        Reversibility is judged only for allowed moves: it is dropped when ``extra`` denies."""
+        out = replace(self, checks=self.checks + extra)
+        if out.reversibility is not None and not out.allowed:
+            out = replace(out, reversibility=None)
+        return out
 
 
 @value

@@ -320,9 +320,14 @@ def select_cmd(
             plan(catalogue, host, target, options, max_hops=max_hops or 1), extra
         )
         failed = tuple(dict.fromkeys(c.code for c in p.blocking)) if not p.found else ()
+        # select never picks a reinstall or a rollback (engine.select): an image of the
+        # running release or an older one is listed as a candidate but not selected.
+        running = host.module_version
+        newer = running is not None and target.key > running.key
+        chosen = p.found and newer
         result = SelectResult(
-            selected=target if p.found else None,
-            path=p.hops,
+            selected=target if chosen else None,
+            path=p.hops if chosen else (),
             candidates=(Candidate(target, p.found, failed, len(p.hops) if p.found else None),),
         )
     else:

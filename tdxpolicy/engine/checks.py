@@ -171,6 +171,11 @@ def _cpu(target: Version, t: Release | None, facts: HostFacts, options: MoveOpti
     if cpus is None:
         return _unknown_host_fact("CPUID of the CPU packages", "--cpuid", options,
                                   {"cpuid": None, "platforms": shown})
+    if not cpus:
+        # An empty list names no package, so "every package matches" would hold vacuously:
+        # fail closed, and do not relax it (it was given, wrongly). Sources refuse it too.
+        return _UNKNOWN, _detail("no CPU package given: give the CPUID of every package "
+                                 "(--cpuid, repeatable)", {"cpuid": [], "platforms": shown})
     masked = {p & ~STEPPING_MASK for p in table.value}
     used = {"cpuid": [_hex(c) for c in cpus], "platforms": shown}
     bad = [c for c in cpus if c & ~STEPPING_MASK not in masked]
@@ -299,6 +304,15 @@ def _update_rule(running: Version | None, target: Version, t: Release | None) ->
         return _UNKNOWN, _detail(
             "running version unknown: cannot tell whether release "
             f"{target}'s update policy admits it", {"from_version": None, "update_from": rules})
+    if running.series != target.series:
+        # policy-format.md: `update from >= X` holds "within the series" (Intel's
+        # min_module_version_for_td_preserving compares update numbers of one series), so
+        # `>= 1.5.01` never admits 2.0.08 however the triples compare.
+        return _FAIL, _detail(
+            f"release {target} admits runtime updates only from its own series "
+            f"{target.series_text} (update from {' | '.join(rules)}); {running} is in series "
+            f"{running.series_text}", {"from_version": running.text, "update_from": rules},
+            t.update_from[0].source)
     for u in t.update_from:
         if u.versions.matches(running):
             return _PASS, _detail(

@@ -200,8 +200,8 @@ class _Search:
         if self._cpus is None:
             if not self._relaxed_ok:
                 return False
-        elif not self._cpus <= st.platforms:
-            return False
+        elif not self._cpus or not self._cpus <= st.platforms:
+            return False  # an empty set names no package: unknown (checks._cpu), never vacuous
         # debug: fail, or warn with --allow-debug.
         if f.debug is not None and f.debug.value and (
                 not self.options.allow_debug or self._warn_denies):

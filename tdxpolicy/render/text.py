@@ -211,6 +211,11 @@ def render_select(result: SelectResult, color: bool = False,
             why = ""
             if c.failed:
                 why = ("  direct move fails: " if reachable else "  failed: ") + ", ".join(c.failed)
+            elif reachable and src is not None and c.version.series == src.series and \
+                    c.version.key <= src.key:
+                # select only ever picks a newer release (cli-contract.md, `select`).
+                kind = "reinstall" if c.version.key == src.key else "rollback"
+                why = f"  {kind}: select never picks it (use can-upgrade --to {c.version.text})"
             res = _c(mark.ljust(11), "\x1b[32m" if reachable else "\x1b[31m", color)
             lines.append(f"  {c.version.text.ljust(wv)}  {res}{why}".rstrip())
     for i, hop in enumerate(result.path, 1):

@@ -221,6 +221,12 @@ def decode_json_text(data: str | bytes, file: str, line: int | None = None) -> A
     except RecursionError:
         raise InputError.at("not valid JSON: nested too deeply", Location(file, line),
                             code="invalid-host-facts") from None
+    except ValueError:
+        # Python refuses integers of more than sys.get_int_max_str_digits() digits (4300)
+        # with a plain ValueError, not a JSONDecodeError: no host fact is ever that long.
+        raise InputError.at("not valid host facts: a number has too many digits (expected "
+                            "a whole number like 12)", Location(file, line),
+                            code="invalid-host-facts") from None
 
 
 def parse_facts_text(data: str | bytes, file: str) -> HostFacts:

@@ -1,0 +1,127 @@
+"""QA of the decision engine and the move commands: each test pins a defect found in review
+(it fails without the fix). Synthetic catalogues (tests/factories.py) unless it needs Intel's
+published images (``intel_dir``)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from factories import block, catalogue, facts, options
+from tdxpolicy.cli import main
+from tdxpolicy.engine import decide, plan, select
+from tdxpolicy.fleet import run_fleet
+from tdxpolicy.verdict import Check, Result
+from tdxpolicy.version import parse_version
+
+V = parse_version
+
+
+def _rel(version: str, svn: str, update_from: str, **kw: object) -> object:
+    return block(version, svn=svn, platforms=["0x806F8"], seamldr=["9.0.00"],
+                 handoff=(0, 0), update_from=[update_from], **kw)  # type: ignore[arg-type]
+
+
+HOST = {"seamldr_version": "9.0.00", "cpuid": ["0x806F8"], "num_remaining_updates": 5}
+
+
+# --- update-rule holds within the series only (policy-format.md: `>= X` within the series) -----
+
+
+def test_update_rule_never_admits_another_series() -> None:
+    cat = catalogue(_rel("1.5.16", "1.11", ">= 1.5.01"), _rel("2.0.08", "3.4", ">= 2.0.04"))
+    v = decide(cat, facts({**HOST, "module_version": "2.0.08"}), V("1.5.16"), options())
+    rule = next(c for c in v.checks if c.code == "update-rule")
+    # `>= 1.5.01` compares (2,0,8) >= (1,5,1) as triples, but Intel's minimum is an update
+    # number of series 1.5: 2.0.08 is not admitted.
+    assert rule.result is Result.FAIL
+    assert rule.message == ("release 1.5.16 admits runtime updates only from its own series 1.5 "
+                            "(update from >= 1.5.01); 2.0.08 is in series 2.0")
+    assert not v.allowed
+
+
+# --- cpu: an empty list of packages never passes vacuously ---------------------------------------
+
+
+@pytest.mark.parametrize("relaxed", [False, True])
+def test_empty_cpuid_tuple_is_not_every_package_matching(relaxed: bool) -> None:
+    cat = catalogue(_rel("9.1.00", "4.1", ">= 9.1.00"), _rel("9.1.02", "4.2", ">= 9.1.00"))
+    host = facts({**HOST, "module_version": "9.1.00", "cpuid": []})
+    opts = options({"assume_unknown_ok": relaxed})
+    v = decide(cat, host, V("9.1.02"), opts)
+    cpu = next(c for c in v.checks if c.code == "cpu")
+    assert cpu.result is Result.UNKNOWN, cpu
+    assert cpu.message.startswith("no CPU package given")
+    assert not v.allowed
+    assert not plan(cat, host, V("9.1.02"), opts).found
+    assert select(cat, host, opts, max_hops=3).selected is None
+
+
+# --- a verdict denied by extra (image) checks does not claim reversibility ----------------------
+
+
+def test_with_checks_that_deny_drop_reversibility() -> None:
+    cat = catalogue(_rel("9.1.00", "4.1", ">= 9.1.00"), _rel("9.1.02", "4.2", ">= 9.1.00"))
+    v = decide(cat, facts({**HOST, "module_version": "9.1.00"}), V("9.1.02"), options())
+    assert v.allowed and v.reversibility is not None
+    denied = v.with_checks((Check("image-identity", Result.FAIL, "not this release"),))
+    assert not denied.allowed and denied.reversibility is None
+    kept = v.with_checks((Check("image-valid", Result.PASS, "ok"),))
+    assert kept.allowed and kept.reversibility == v.reversibility
+
+
+# --- huge integers: located error, never a traceback ---------------------------------------------
+
+
+def test_facts_file_with_a_5000_digit_number(capsys: pytest.CaptureFixture[str],
+                                             tmp_path: Path) -> None:
+    f = tmp_path / "f.json"
+    f.write_text('{"module_version": "1.5.06", "num_remaining_updates": ' + "9" * 5000 + "}")
+    code = main(["can-upgrade", "--facts", str(f), "--to", "1.5.16", "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 2 and "Traceback" not in out + err
+    doc = json.loads(out)
+    assert doc["error"]["code"] == "invalid-host-facts"
+    assert doc["error"]["message"] == (
+        f"{f}: not valid host facts: a number has too many digits (expected a whole number "
+        "like 12)")
+
+
+def test_fleet_line_with_a_5000_digit_number_is_an_error_line_and_the_run_continues() -> None:
+    cat = catalogue(_rel("9.1.00", "4.1", ">= 9.1.00"), _rel("9.1.02", "4.2", ">= 9.1.00"))
+    good = json.dumps({**HOST, "module_version": "9.1.00"}).encode()
+    bad = b'{"num_remaining_updates": ' + b"1" * 5000 + b"}"
+    out = io.BytesIO()
+    summary = run_fleet([good + b"\n", bad + b"\n", good], out, cat, options(),
+                        target=V("9.1.02"), file="f.jsonl")
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert [x["line"] for x in lines] == [1, 2, 3]
+    assert lines[0]["allowed"] is True and lines[2]["allowed"] is True
+    assert lines[1]["error"]["code"] == "invalid-host-facts"
+    assert lines[1]["error"]["message"].startswith("f.jsonl:2: not valid host facts")
+    assert summary.exit_code == 2
+
+
+# --- select --image never selects a reinstall or a rollback --------------------------------------
+
+
+def test_select_image_of_the_running_release_is_not_selected(
+        capsys: pytest.CaptureFixture[str], intel_dir: Path) -> None:
+    blob = intel_dir / "blobs" / "tdx_module_1.5.06.blob"
+    host = ["--from", "1.5.06", "--seamldr", "2.0.00", "--cpuid", "0x806F8", "--remaining", "5",
+            "--acknowledge", "all"]
+    code = main(["select", *host, "--image", str(blob), "--format", "json"])
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert code == 1, doc
+    assert doc["selected"] is None and doc["path"] == []
+    assert doc["candidates"] == [{"version": "1.5.06", "allowed": True, "failed": [],
+                                  "hops": 1}]
+    code = main(["select", *host, "--image", str(blob)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "1.5.06  allowed      reinstall: select never picks it (use can-upgrade --to " \
+           "1.5.06)" in out
