@@ -62,3 +62,26 @@ def test_import_time_of_the_cli_module_tree() -> None:
     imported = {line.split("|")[-1].strip().split(".")[0]
                 for line in p.stderr.splitlines() if line.startswith("import time:")}
     assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
+
+
+def test_command_table_names_every_registered_command() -> None:
+    """Adding a command without an entry in COMMAND_MODULES would make it unreachable when
+    invoked by name (only the named module is imported); this keeps the table complete."""
+    from tdxpolicy.cli import COMMAND_MODULES, app, load_commands
+
+    load_commands()
+    registered = {c.name for c in app.registered_commands} | {
+        g.name for g in app.registered_groups
+    }
+    assert registered == set(COMMAND_MODULES)
+
+
+def test_invoking_one_command_imports_only_its_module() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c",
+         "import sys; from tdxpolicy.cli import main\n"
+         "main(['show', '1.5.16'])\n"
+         "print(sorted(m for m in sys.modules if m.endswith('_cmds')), file=sys.stderr)"],
+        capture_output=True, text=True, check=True,
+    )
+    assert out.stderr.strip().splitlines()[-1] == "['tdxpolicy.cli.catalogue_cmds']"

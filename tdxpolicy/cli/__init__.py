@@ -40,12 +40,38 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-# Command modules register on `app` when imported. Keep this list in one place.
-from . import catalogue_cmds as _catalogue_cmds  # noqa: E402,F401
-from . import move_cmds as _move_cmds  # noqa: E402,F401
-from . import image_cmds as _image_cmds  # noqa: E402,F401
-from . import host_cmds as _host_cmds  # noqa: E402,F401
-from . import audit_cmds as _audit_cmds  # noqa: E402,F401
+# Command modules register on `app` when imported. Only the module of the invoked command is
+# imported (cold start-up budget); help, completion and unknown names load them all.
+# tests/test_startup.py checks that this table names every registered command.
+COMMAND_MODULES: dict[str, str] = {
+    "show": "catalogue_cmds",
+    "graph": "catalogue_cmds",
+    "lint": "catalogue_cmds",
+    "can-upgrade": "move_cmds",
+    "path": "move_cmds",
+    "select": "move_cmds",
+    "list": "move_cmds",
+    "fleet": "move_cmds",
+    "image": "image_cmds",
+    "probe": "host_cmds",
+    "preflight": "host_cmds",
+    "update": "host_cmds",
+    "audit": "audit_cmds",
+}
+
+
+def load_commands(name: str | None = None) -> None:
+    """Import the module that registers command ``name`` (every module when ``None`` or
+    unknown), in a stable order so that ``--help`` lists commands the same way every time."""
+    import importlib
+
+    from ._fast_params import install
+
+    install()  # typer's pydantic coercion off the start-up path, for every command module
+    wanted = COMMAND_MODULES.get(name or "")
+    for module in dict.fromkeys(COMMAND_MODULES.values()):
+        if wanted is None or module == wanted:
+            importlib.import_module(f"{__name__}.{module}")
 
 
 def _wants_json(argv: Sequence[str]) -> bool:
@@ -113,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = _wants_json(args)
     try:
+        load_commands(args[0] if args else None)
         command = _command_for(args)
         rv = command(args=args, prog_name="tdxpolicy", standalone_mode=False)  # type: ignore[operator]
         code = int(rv) if isinstance(rv, int) else 0
