@@ -125,3 +125,20 @@ def test_select_image_of_the_running_release_is_not_selected(
     assert code == 1
     assert "1.5.06  allowed      reinstall: select never picks it (use can-upgrade --to " \
            "1.5.06)" in out
+
+
+# --- --remaining beyond 9 digits: say what the limit is ------------------------------------------
+
+
+def test_remaining_flag_too_long_names_the_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["can-upgrade", "--from", "1.5.06", "--to", "1.5.16", "--remaining",
+                 "99999999999", "--format", "json"])
+    out, _ = capsys.readouterr()
+    assert code == 2
+    assert json.loads(out)["error"]["message"] == (
+        "--remaining: expected a whole number from 0 to 999999999, got '99999999999' "
+        "(P-SEAMLDR counts far fewer updates)")
+    # leading zeros do not count against the limit
+    from tdxpolicy.cli.facts_opts import parse_count_flag
+
+    assert parse_count_flag("--remaining", "0000000000005") == 5

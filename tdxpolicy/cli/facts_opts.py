@@ -134,8 +134,12 @@ def parse_count_flag(flag: str, text: str) -> int:
     if t.startswith("-") and t[1:].isdigit():
         raise InputError(f"{flag}: expected a whole number >= 0, got {_shown(text)} "
                          "(a count cannot be negative)", code="invalid-flag")
-    if not t.isdigit() or not t.isascii() or len(t) > 9:
+    if not t.isdigit() or not t.isascii():
         raise InputError(f"{flag}: expected a whole number >= 0, got {_shown(text)}",
+                         code="invalid-flag")
+    if len(t.lstrip("0")) > 9:
+        raise InputError(f"{flag}: expected a whole number from 0 to 999999999, got "
+                         f"{_shown(text)} (P-SEAMLDR counts far fewer updates)",
                          code="invalid-flag")
     return int(t)
 
