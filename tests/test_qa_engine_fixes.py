@@ -142,3 +142,27 @@ def test_remaining_flag_too_long_names_the_limit(capsys: pytest.CaptureFixture[s
     from tdxpolicy.cli.facts_opts import parse_count_flag
 
     assert parse_count_flag("--remaining", "0000000000005") == 5
+
+
+# --- a UTF-8 byte-order mark at the start of a facts file is ignored (RFC 8259) ------------------
+
+
+def test_facts_file_with_a_byte_order_mark(capsys: pytest.CaptureFixture[str],
+                                           tmp_path: Path) -> None:
+    f = tmp_path / "f.json"
+    f.write_bytes(b'\xef\xbb\xbf{"module_version": "9.1.00", "seamldr_version": "9.0.00", '
+                  b'"cpuid": ["0x806F8"], "num_remaining_updates": 2}')
+    from tdxpolicy.cli.facts_opts import read_facts_file
+
+    host = read_facts_file(f)
+    assert host.module_version == V("9.1.00") and host.num_remaining_updates == 2
+    cat = catalogue(_rel("9.1.00", "4.1", ">= 9.1.00"), _rel("9.1.02", "4.2", ">= 9.1.00"))
+    out = io.BytesIO()
+    first = json.dumps({**HOST, "module_version": "9.1.00"}).encode()
+    summary = run_fleet([b"\xef\xbb\xbf" + first + b"\n", b"\xef\xbb\xbf" + first], out, cat,
+                        options(), target=V("9.1.02"), file="f.jsonl")
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert lines[0]["allowed"] is True
+    # only the start of the stream may carry one: a mark inside is a concatenation mistake
+    assert lines[1]["error"]["code"] == "invalid-host-facts"
+    assert summary.exit_code == 2

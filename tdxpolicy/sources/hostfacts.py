@@ -208,6 +208,10 @@ def decode_json_text(data: str | bytes, file: str, line: int | None = None) -> A
                 Location(file, line),
                 code="invalid-host-facts",
             ) from None
+    if data.startswith("\ufeff") and (line is None or line == 1):
+        # A byte-order mark at the start of the file (editors on Windows write one): RFC 8259
+        # lets a parser ignore it, and an operator cannot see it.
+        data = data[1:]
     try:
         return json.loads(data)
     except json.JSONDecodeError as e:
