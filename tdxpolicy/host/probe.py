@@ -590,7 +590,7 @@ def parse_cpu_list(text: str, path: Path | str = "offline") -> tuple[int, ...]:
     s = text.strip()
     if not s:
         return ()
-    out: list[int] = []
+    ranges: list[tuple[int, int]] = []
     for part in s.split(","):
         m = re.fullmatch(r"([0-9]{1,5})(?:-([0-9]{1,5}))?", part)
         if m is None:
@@ -602,8 +602,14 @@ def parse_cpu_list(text: str, path: Path | str = "offline") -> tuple[int, ...]:
         hi = int(m.group(2)) if m.group(2) else lo
         if hi < lo:
             raise _fail(Path(path), f"the offline CPU list: bad range {part!r}", "bad-host-data")
-        out.extend(range(lo, hi + 1))
-    return tuple(sorted(set(out)))
+        ranges.append((lo, hi))
+    # Merge the ranges before enumerating: overlapping ranges in a hostile file (hundreds of
+    # '0-99999') must cost no more than one (at most 100000 CPUs listed).
+    out: list[int] = []
+    for lo, hi in sorted(ranges):
+        start = max(lo, out[-1] + 1) if out else lo
+        out.extend(range(start, hi + 1))
+    return tuple(out)
 
 
 def format_cpu_list(cpus: tuple[int, ...]) -> str:
