@@ -4,7 +4,10 @@ An edge R -> T exists when (policy-format.md, "Release blocks"; domain.md sectio
 
 - R and T are in the same series (``same-series``: runtime updates never leave a major.minor);
 - **update edge** (T > R): some ``update from`` of T admits R (``update-rule``);
-- **rollback edge** (T < R): some ``rollback to`` of R admits T (``rollback-rule``);
+- **rollback edge** (T < R): some ``rollback to`` of R admits T (``rollback-rule``) and some
+  ``update from`` of T admits R (``update-rule``: a rollback is a runtime update into T, and
+  the engine requires it in every direction; a release with no ``update from`` cannot be
+  entered at runtime at all);
 - and no ``deny from`` of T admits R, and no document's ``deny to`` admits T (``policy-deny``).
   ``deny from`` is applied to rollbacks into T as well: it names running versions that must not
   move into T, whatever the direction (fail closed).
@@ -217,7 +220,9 @@ class VersionGraph:
             for rg, loc in s.admits[t]:
                 if i in rg:
                     return Edge(src, dst, EdgeKind.UPDATE, loc)
-        else:
+        elif any(i in rg for rg, _ in s.admits[t]):
+            # A rollback is a runtime update into t too: t's `update from` must admit the
+            # running version (update-rule, as the engine checks it for every direction).
             for rg, loc in s.rollbacks[i]:
                 if t in rg:
                     return Edge(src, dst, EdgeKind.ROLLBACK, loc)

@@ -1,8 +1,10 @@
 """The version graph: structure against a brute-force oracle, queries, renderers, the command.
 
 The oracle is the policy-format.md text applied to every pair (R, T): same series; T > R and
-some `update from` of T admits R, or T < R and some `rollback to` of R admits T; and no
-`deny from` of T admits R and no `deny to` admits T.
+some `update from` of T admits R, or T < R and some `rollback to` of R admits T and some
+`update from` of T admits R (a rollback is a runtime update into T: "a release with no
+`update from` rule cannot be updated into at runtime", and the engine's update-rule holds in
+every direction); and no `deny from` of T admits R and no `deny to` admits T.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ def oracle_edges(cat: Catalogue) -> set[tuple[Version, Version, EdgeKind]]:
                 continue
             if t.version > r.version and any(u.versions.matches(r.version) for u in t.update_from):
                 out.add((r.version, t.version, EdgeKind.UPDATE))
-            if t.version < r.version and any(b.versions.matches(t.version) for b in r.rollback_to):
+            if (t.version < r.version and any(b.versions.matches(t.version) for b in r.rollback_to)
+                    and any(u.versions.matches(r.version) for u in t.update_from)):
                 out.add((r.version, t.version, EdgeKind.ROLLBACK))
     return out
 
@@ -153,7 +156,8 @@ def test_filter_keeps_exactly_the_accepted_edges(cat: Catalogue, salt: int) -> N
 
 def test_edges_cite_the_rule() -> None:
     site = PolicyDocument("site", SourceKind.DOCUMENT, releases=(
-        ReleaseBlock(Version(1, 5, 1), Location("s", 1, 1)),
+        ReleaseBlock(Version(1, 5, 1), Location("s", 1, 1),
+                     update_from=(UpdateFrom(VersionSet.anything(), Location("s", 1, 5)),)),
         ReleaseBlock(Version(1, 5, 2), Location("s", 2, 1),
                      update_from=(UpdateFrom(VersionSet.at_least(Version(1, 5, 9)), Location("s", 3, 5)),
                                   UpdateFrom(VersionSet.anything(), Location("s", 4, 5))),
@@ -247,7 +251,7 @@ def test_graph_with_host_facts_keeps_only_engine_allowed_moves(capsys: pytest.Ca
 
 def test_rollback_edges_in_renderers() -> None:
     site = PolicyDocument("s", SourceKind.DOCUMENT, releases=(
-        ReleaseBlock(parse_version("2.0.04"), L),
+        ReleaseBlock(parse_version("2.0.04"), L, update_from=(UpdateFrom(VersionSet.anything(), L),)),
         ReleaseBlock(parse_version("2.0.05"), L, rollback_to=(RollbackTo(VersionSet.anything(), L),)),
     ))
     g = VersionGraph(merge([site]))

@@ -130,7 +130,9 @@ def select_json(result: SelectResult, from_version: Version | None = None) -> di
 
 
 def _sets(rules: Iterable[Any]) -> list[str]:
-    return [str(r.versions) for r in rules]
+    # The same rule from several sources (the embedded document, Intel's mapping JSON and
+    # README) is one policy: list it once (`show` cites every source).
+    return list(dict.fromkeys(str(r.versions) for r in rules))
 
 
 def release_json(release: Release, verdict: Verdict | None = None) -> dict[str, Any]:
@@ -149,10 +151,11 @@ def release_json(release: Release, verdict: Verdict | None = None) -> dict[str, 
     out["policy"] = {
         "update_from": _sets(release.update_from),
         "deny_from": [
-            {"versions": str(r.versions), "reason": r.reason} for r in release.deny_from
+            {"versions": v, "reason": why}
+            for v, why in dict.fromkeys((str(r.versions), r.reason) for r in release.deny_from)
         ],
         "rollback_to": _sets(release.rollback_to),
-        "advisories": [a.word for a in release.advisories],
+        "advisories": list(dict.fromkeys(a.word for a in release.advisories)),
     }
     out["facts"] = {name: json_value(s.value) for name, s in f.items()}
     if verdict is None:

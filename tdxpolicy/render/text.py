@@ -9,7 +9,7 @@ nothing at start-up. No I/O here.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from ..catalogue import Catalogue, Release
 from ..model import Location
@@ -229,15 +229,19 @@ def render_select(result: SelectResult, color: bool = False,
 
 
 def _policy_summary(r: Release) -> str:
+    def sets(rules: Iterable[Any]) -> str:
+        # A rule given by several sources (embedded document, mapping JSON, README) once.
+        return " | ".join(dict.fromkeys(str(x.versions) for x in rules))
+
     parts = []
     if r.update_from:
-        parts.append("from " + " | ".join(str(u.versions) for u in r.update_from))
+        parts.append("from " + sets(r.update_from))
     else:
         parts.append("no runtime update")
     if r.deny_from:
-        parts.append("deny " + " | ".join(str(d.versions) for d in r.deny_from))
+        parts.append("deny " + sets(r.deny_from))
     if r.rollback_to:
-        parts.append("rollback to " + " | ".join(str(b.versions) for b in r.rollback_to))
+        parts.append("rollback to " + sets(r.rollback_to))
     return "; ".join(parts)
 
 

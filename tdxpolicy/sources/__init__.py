@@ -45,6 +45,8 @@ __all__ = [
 MAX_SOURCE_BYTES = 16 * 1024 * 1024
 _DIRECTORY_SUFFIXES = (".tdxpolicy", ".json", ".md")
 _HEAD_BYTES = 4096
+#: How much of a named file is sniffed (tdxpolicy.sources.intel.SNIFF_BYTES).
+_SNIFF_BYTES = 64 * 1024
 
 
 def _unreadable(path: Path, err: OSError) -> InputError:
@@ -105,11 +107,22 @@ def load_document(path: Path) -> PolicyDocument:
     except OSError as e:
         raise _unreadable(path, e) from None
     name = str(path)
-    kind = sniff(path, data[:_HEAD_BYTES])
+    # The whole sniffing window, not only the 4 KiB a directory walk reads: Intel's README
+    # puts its table ~5 KiB in, and a named file must not be refused for where its table is.
+    kind = sniff(path, data[:_SNIFF_BYTES])
     if kind is SourceKind.DOCUMENT:
         return read_document(data, name)
     intel = _intel_module()
-    if kind is None or intel is None:
+    if intel is None:
+        raise _unsupported(path)
+    suffix = path.suffix.lower()
+    if kind is None and suffix == ".json":
+        # Named explicitly, a .json file is meant as Intel's mapping file: its own located
+        # errors (JSON paths, missing keys) say what is wrong, not "unsupported file kind".
+        kind = SourceKind.MAPPING_JSON
+    if kind is None and suffix in (".md", ".markdown"):
+        raise intel.no_table_error(_decode_text(data, name), name)
+    if kind is None:
         raise _unsupported(path)
     if kind is SourceKind.MAPPING_JSON:
         doc: PolicyDocument = intel.parse_mapping_json(data, name)

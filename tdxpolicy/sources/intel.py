@@ -1121,6 +1121,28 @@ def sniff_kind(path: Path, head: bytes) -> SourceKind | None:
 _MAPPING_MARKERS = (b'"tdx_module_releases"', b'"Header"')
 
 
+def no_table_error(text: str, file: str) -> InputError:
+    """The error for a Markdown file named explicitly as a source that holds neither table.
+
+    Located at ``file:1:1`` and naming both tables looked for, so that an operator who passed
+    the wrong Markdown file (or a README whose table header was edited) sees what is missing.
+    A file that has the README table's title but not its header gets the README's own error.
+    """
+    if _README_TITLE_RE.search(text):
+        try:
+            parse_readme_table(text, file)
+        except InputError as e:
+            return e
+    what = "the file is empty" if not text.strip() else "no Intel table found"
+    return InputError.at(
+        f"{what}: expected Intel's binaries README with the table '{README_TABLE_TITLE}' "
+        f"(header '| {' | '.join(_README_COLUMNS)} |') or Intel's tdx-module-releases.md "
+        "with the table '| Version | MRSEAM |'",
+        Location(file, 1, 1),
+        code="unsupported-source",
+    )
+
+
 def _sniff_markdown(data: bytes) -> SourceKind | None:
     text = data.decode("utf-8", "replace")
     if _README_HEADER_RE.search(text):
