@@ -166,3 +166,23 @@ def test_facts_file_with_a_byte_order_mark(capsys: pytest.CaptureFixture[str],
     # only the start of the stream may carry one: a mark inside is a concatenation mistake
     assert lines[1]["error"]["code"] == "invalid-host-facts"
     assert summary.exit_code == 2
+
+
+# --- the same `update from` rule from several sources is cited once ------------------------------
+
+
+def test_update_rule_message_lists_a_rule_given_by_several_sources_once() -> None:
+    from factories import document
+
+    a = document([_rel("9.1.00", "4.1", ">= 9.1.00"), _rel("9.1.02", "4.2", ">= 9.1.01")],
+                 file="a.tdxpolicy")
+    b = document([block("9.1.02", update_from=[">= 9.1.01"], file="b.tdxpolicy")],
+                 file="b.tdxpolicy")
+    v = decide(catalogue(a, b), facts({**HOST, "module_version": "9.1.00"}), V("9.1.02"),
+               options())
+    rule = next(c for c in v.checks if c.code == "update-rule")
+    assert rule.result is Result.FAIL
+    assert rule.message == ("release 9.1.02 does not admit runtime updates from 9.1.00 (update "
+                            "from >= 9.1.01): move to an admitted version first (see "
+                            "`tdxpolicy path`)")
+    assert rule.facts["update_from"] == [">= 9.1.01"]

@@ -299,7 +299,8 @@ def _update_rule(running: Version | None, target: Version, t: Release | None) ->
             f"release {target} has no runtime-update policy: it cannot be updated into at "
             "runtime (install it with a reboot, or add an 'update from' rule)",
             {"update_from": []}, t.declared_at[0] if t.declared_at else None)
-    rules = [str(u.versions) for u in t.update_from]
+    # The same rule from several sources (embedded document, mapping JSON, README) once.
+    rules = list(dict.fromkeys(str(u.versions) for u in t.update_from))
     if running is None:
         return _UNKNOWN, _detail(
             "running version unknown: cannot tell whether release "
