@@ -42,3 +42,16 @@ def test_cpu_list_matches_brute_force(parts: list[tuple[int, int, bool]]) -> Non
     words = [f"{lo}-{lo + n}" if rng else str(lo) for lo, n, rng in parts]
     expected = sorted({c for lo, n, rng in parts for c in range(lo, lo + (n if rng else 0) + 1)})
     assert list(parse_cpu_list(",".join(words))) == expected
+
+
+def test_cpuinfo_field_error_names_its_own_line_and_column() -> None:
+    import pytest
+
+    from tdxpolicy.errors import HostError
+    from tdxpolicy.host.probe import parse_cpuinfo
+
+    text = ("processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 0x8f\n"
+            "stepping\t: 8\n")
+    with pytest.raises(HostError) as e:
+        parse_cpuinfo(text, "cpuinfo")
+    assert e.value.message == "cpuinfo:4:10: 'model': expected a decimal number, got '0x8f'"

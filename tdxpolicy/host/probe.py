@@ -514,6 +514,8 @@ def parse_cpuinfo(text: str, file: str = "/proc/cpuinfo") -> CpuInfo:
     """CPUID.1.EAX per physical package, and whether any CPU has the seamret_invd_vmcs bug."""
     blocks: list[tuple[int, dict[str, str]]] = []
     current: dict[str, str] = {}
+    # (block start line, key) -> (line, column of the value): errors name the exact line.
+    where: dict[tuple[int, str], tuple[int, int]] = {}
     start = 1
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -530,6 +532,7 @@ def parse_cpuinfo(text: str, file: str = "/proc/cpuinfo") -> CpuInfo:
                 code="bad-host-data",
             )
         current[key.strip()] = value.strip()
+        where[(start, key.strip())] = (lineno, len(line) - len(value.lstrip()) + 1)
     if current:
         blocks.append((start, current))
     processors = [(ln, b) for ln, b in blocks if "processor" in b]
@@ -550,9 +553,10 @@ def parse_cpuinfo(text: str, file: str = "/proc/cpuinfo") -> CpuInfo:
                     code="bad-host-data",
                 )
             if not _INT_RE.fullmatch(v):
+                line, col = where.get((ln, name), (ln, 1))
                 raise HostError(
                     [Problem(f"'{name}': expected a decimal number, got {v[:40]!r}",
-                             Location(file, ln, 1))],
+                             Location(file, line, col))],
                     code="bad-host-data",
                 )
             return int(v)
