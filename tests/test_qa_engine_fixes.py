@@ -186,3 +186,18 @@ def test_update_rule_message_lists_a_rule_given_by_several_sources_once() -> Non
                             "from >= 9.1.01): move to an admitted version first (see "
                             "`tdxpolicy path`)")
     assert rule.facts["update_from"] == [">= 9.1.01"]
+
+
+def test_fleet_to_with_max_hops_is_a_usage_error(capsys: pytest.CaptureFixture[str],
+                                                 tmp_path: Path) -> None:
+    f = tmp_path / "f.jsonl"
+    f.write_text('{"module_version": "1.5.06"}\n')
+    code = main(["fleet", str(f), "--to", "1.5.16", "--max-hops", "2", "--format", "json"])
+    out, _ = capsys.readouterr()
+    assert code == 2
+    assert json.loads(out)["error"] == {
+        "code": "usage",
+        "message": "fleet: --max-hops applies only with --select (--to decides one direct "
+                   "move per host)",
+        "problems": [{"message": "fleet: --max-hops applies only with --select (--to decides "
+                                 "one direct move per host)"}]}

@@ -415,6 +415,10 @@ def fleet_cmd(
 
     if (to is None) == (not select_):
         raise InputError("fleet: give exactly one of --to VERSION or --select", code="usage")
+    if to is not None and max_hops is not None:
+        # A --to verdict is one move; silently ignoring the hop limit would mislead.
+        raise InputError("fleet: --max-hops applies only with --select (--to decides one "
+                         "direct move per host)", code="usage")
     target = _target(to)
     options = move_options_from(allow_debug, allow_rollback, strict, acknowledge,
                                 assume_unknown_ok)
