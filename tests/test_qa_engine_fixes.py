@@ -201,3 +201,18 @@ def test_fleet_to_with_max_hops_is_a_usage_error(capsys: pytest.CaptureFixture[s
                    "move per host)",
         "problems": [{"message": "fleet: --max-hops applies only with --select (--to decides "
                                  "one direct move per host)"}]}
+
+
+def test_select_with_an_unidentified_image_does_not_advise_a_missing_option(
+        capsys: pytest.CaptureFixture[str], intel_dir: Path) -> None:
+    # `select` has no --to: the advice must be something the operator can do.
+    site = Path(__file__).parent / "data" / "move" / "site.tdxpolicy"
+    blob = intel_dir / "blobs" / "tdx_module_1.5.06.blob"
+    code = main(["select", "--policy", str(site), "--no-default-policy", "--from", "9.1.00",
+                 "--image", str(blob), "--format", "json"])
+    out, _ = capsys.readouterr()
+    assert code == 2
+    assert json.loads(out)["error"]["message"] == (
+        f"--image: {blob}: the image's version could not be identified from the catalogue; "
+        "add a policy document that declares its MRSEAM (--policy), or use 'tdxpolicy path "
+        "--to VERSION --image PATH'")

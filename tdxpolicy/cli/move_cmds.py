@@ -110,7 +110,8 @@ def _target(to: str | None) -> "Version | None":
 
 
 def _image_checks(
-    images: Sequence[Path], catalogue: "Catalogue", target: "Version | None"
+    images: Sequence[Path], catalogue: "Catalogue", target: "Version | None",
+    has_to: bool = True,
 ) -> "tuple[Version | None, tuple[Check, ...]]":
     """Read each ``--image`` and cross-check it; returns (target, the images' checks).
 
@@ -133,9 +134,12 @@ def _image_checks(
         ident, found = image_move_checks(data, str(path), catalogue, target)
         if target is None:
             if ident is None:
+                hint = ("give --to VERSION" if has_to else
+                        "add a policy document that declares its MRSEAM (--policy), or use "
+                        "'tdxpolicy path --to VERSION --image PATH'")
                 raise InputError(
                     f"--image: {path}: the image's version could not be identified from the "
-                    "catalogue; give --to VERSION", code="unidentified-image")
+                    f"catalogue; {hint}", code="unidentified-image")
             target = ident
             ident, found = image_move_checks(data, str(path), catalogue, target)
         checks.extend(found)
@@ -314,7 +318,7 @@ def select_cmd(
     if image:
         from ..engine import plan
 
-        target, extra = _image_checks(image, catalogue, None)
+        target, extra = _image_checks(image, catalogue, None, has_to=False)
         assert target is not None
         p = _path_with_images(
             plan(catalogue, host, target, options, max_hops=max_hops or 1), extra
