@@ -333,3 +333,34 @@ def test_embedded_facts_equal_release_facts_field_by_field(intel_dir: Path) -> N
             assert status is not None and status.value.kind.value == "preview"
         else:
             assert status is None
+
+
+# --- encodings -----------------------------------------------------------------------------------
+
+
+def test_utf16_document_says_utf16_not_binary(tmp_path: Path) -> None:
+    p = tmp_path / "site.tdxpolicy"
+    p.write_bytes("format 1\nrelease 1.5.99 {\n}\n".encode("utf-16"))
+    with pytest.raises(InputError) as e:
+        load_document(p)
+    assert str(e.value) == (f"{p}:1:1 (byte offset 0x0): file is UTF-16 (it starts with a "
+                            "UTF-16 byte-order mark); save it as UTF-8")
+
+
+def test_utf16_markdown_named_explicitly(tmp_path: Path) -> None:
+    p = tmp_path / "README.md"
+    p.write_bytes(README_TABLE.encode("utf-16"))
+    with pytest.raises(InputError) as e:
+        load_document(p)
+    assert str(e.value) == (f"{p}:1:1 (byte offset 0x0): the file is UTF-16 (it starts with a "
+                            "UTF-16 byte-order mark): expected UTF-8")
+
+
+def test_bad_utf8_in_a_readme_table_is_located(tmp_path: Path) -> None:
+    p = tmp_path / "README.md"
+    p.write_bytes(README_TABLE.encode() + b"| 1.5.20 | 1.5.01 | \xff |\n")
+    with pytest.raises(InputError) as e:
+        load_document(p)
+    (prob,) = e.value.problems
+    assert (prob.location.line, prob.location.column) == (6, 21)
+    assert "0xFF" in prob.message

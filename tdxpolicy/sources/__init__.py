@@ -121,13 +121,13 @@ def load_document(path: Path) -> PolicyDocument:
         # errors (JSON paths, missing keys) say what is wrong, not "unsupported file kind".
         kind = SourceKind.MAPPING_JSON
     if kind is None and suffix in (".md", ".markdown"):
-        raise intel.no_table_error(_decode_text(data, name), name)
+        raise intel.no_table_error(intel.decode_utf8(data, name), name)
     if kind is None:
         raise _unsupported(path)
     if kind is SourceKind.MAPPING_JSON:
         doc: PolicyDocument = intel.parse_mapping_json(data, name)
         return doc
-    text = _decode_text(data, name)
+    text: str = intel.decode_utf8(data, name)  # BOM tolerated; UTF-16 and bad bytes located
     if kind is SourceKind.README_TABLE:
         doc = intel.parse_readme_table(text, name)
     elif kind is SourceKind.MRSEAM_TABLE:
@@ -135,20 +135,6 @@ def load_document(path: Path) -> PolicyDocument:
     else:  # pragma: no cover - every SourceKind is handled above
         raise _unsupported(path)
     return doc
-
-
-def _decode_text(data: bytes, file: str) -> str:
-    """Markdown sources: strict UTF-8 (a BOM is tolerated there: GitHub's editor writes one)."""
-    from .document import _line_col_of_offset
-
-    try:
-        return data.decode("utf-8-sig", errors="strict")
-    except UnicodeDecodeError as e:
-        line, col = _line_col_of_offset(data, e.start)
-        raise InputError.at(
-            f"byte 0x{data[e.start]:02X} is not valid UTF-8; save the file as UTF-8",
-            Location(file, line, col, offset=e.start),
-        ) from None
 
 
 def _walk(directory: Path) -> list[Path]:

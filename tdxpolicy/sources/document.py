@@ -173,6 +173,12 @@ def decode_document(data: bytes, file: str) -> str:
             "file starts with a UTF-8 byte-order mark (BOM); save it as UTF-8 without a BOM",
             Location(file, 1, 1),
         )
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        # Before the NUL check: "NUL byte ... binary file?" misleads for a UTF-16 text file.
+        raise InputError.at(
+            "file is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8",
+            Location(file, 1, 1, offset=0),
+        )
     nul = data.find(b"\x00")
     if nul >= 0:
         line, col = _line_col_of_offset(data, nul)
