@@ -136,3 +136,16 @@ def test_record_that_cannot_be_appended_still_reports_the_outcome(
     assert "Traceback" not in out + err
     assert ("tdxpolicy: warning: --record: could not append this attempt to /dev/full: ENOSPC"
             in err)
+
+
+@pytest.mark.parametrize("value", ["0", "0.5", "-1"])
+def test_timeout_below_one_second_is_refused_before_anything(value: str, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """An upload cannot be cancelled: a timeout that would expire before the first poll is a
+    usage error (exit 2), decided before the image is read or the host probed."""
+    from tdxpolicy.cli import main
+
+    code = main(["update", "--image", str(tmp_path / "absent.img"), "--timeout", value,
+                 "--format", "json"])
+    assert code == 2
+    assert "greater than or equal to 1" in capsys.readouterr().out

@@ -215,8 +215,11 @@ def update_cmd(
     to: ToOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run",
                                           help="Do every check, write nothing.")] = False,
-    timeout: Annotated[float, typer.Option("--timeout", metavar="S", min=0.0,
-                                           help="Seconds to wait for status idle.")] = 300.0,
+    # At least one second: an upload cannot be cancelled once written, so a timeout that
+    # expires before the first poll would only turn a running update into an unknown outcome.
+    timeout: Annotated[float, typer.Option("--timeout", metavar="S", min=1.0,
+                                           help="Seconds to wait for status idle (>= 1).")]
+    = 300.0,
     acknowledge: AcknowledgeOpt = None,
     record: Annotated[Path, typer.Option("--record", metavar="FILE",
                                          help="JSON Lines file every attempt is appended to.")]
