@@ -11,6 +11,14 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests must not fail on a slow or loaded machine (CI shares two cores): no per-example
+# deadline, and no "too slow" health check. Examples stay random; a failure prints its seed.
+settings.register_profile(
+    "tdxpolicy", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("tdxpolicy")
 
 REPO = Path(__file__).resolve().parent.parent
 
