@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from factories import catalogue_from_spec, facts, generated_catalogue, options
@@ -26,9 +26,7 @@ UPDATES = list(range(1, 9))
 CPUS = [0x806F8, 0xC06F0, 0xA06D0, 0xA06E0]
 LOADERS = ["1.5.00", "1.5.03", "2.0.00"]
 
-settings.register_profile("engine", max_examples=100, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("engine")
+# Deadlines and the too-slow health check are off for the whole suite (tests/conftest.py).
 
 
 def vtext(series: tuple[int, int], update: int) -> str:
