@@ -77,10 +77,13 @@ def load_commands(name: str | None = None) -> None:
 def _wants_json(argv: Sequence[str]) -> bool:
     """Whether the user asked for JSON, read from argv itself so that even a usage error
     (which happens before options are parsed) is reported in the requested format."""
+    # --format is case-insensitive (options.FormatOpt): `--format JSON` is JSON too.
     for i, a in enumerate(argv):
-        if a == "--format" and i + 1 < len(argv) and argv[i + 1] == "json":
+        if a == "--":
+            break
+        if a == "--format" and i + 1 < len(argv) and argv[i + 1].lower() == "json":
             return True
-        if a == "--format=json":
+        if a.startswith("--format=") and a[len("--format="):].lower() == "json":
             return True
     return False
 
