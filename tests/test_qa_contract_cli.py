@@ -170,6 +170,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setattr(sysfs_mod, "default_io", lambda: _Router((sim, lost)))
     e["nohost"] = str(t / "nohost")
     (t / "nohost").mkdir()
+    # a name longer than the file system allows (ENAMETOOLONG from stat: not ENOENT)
+    e["toolong"] = str(t / ("\u00e9" * 5000))
     # audit
     e["today"] = "2026-11-26"
     return e
@@ -236,14 +238,20 @@ TABLE: list[tuple[str, str, int]] = [
     ("can-upgrade-dir-image", "can-upgrade --to 1.5.16 --image {dir} " + FULL, 2),
     ("can-upgrade-malformed-facts", "can-upgrade --to 1.5.16 --facts {badfacts}", 2),
     ("can-upgrade-bad-option", "can-upgrade --to 1.5.16 --frm 1.5.06", 2),
+    ("can-upgrade-image-untrusted-key", "can-upgrade --image {host_img} --acknowledge all "
+     + SITE + " " + FULL, 1),
     # path
     ("path-found", "path --to 1.5.16 " + FULL, 0),
     ("path-none", "path --to 1.5.16 --from 1.5.06", 1),
     ("path-max-hops-zero", "path --to 1.5.16 --max-hops 0 " + FULL, 2),
     ("path-max-hops-text", "path --to 1.5.16 --max-hops many " + FULL, 2),
     ("path-no-target", "path " + FULL, 2),
+    ("path-image-untrusted-key", "path --image {host_img} --to 1.5.16 " + SITE + " " + FULL, 1),
+    ("path-multi-hop", "path --to 1.5.16 --from 1.5.01 --assume-unknown-ok", 0),
     # select
     ("select-found", "select " + FULL, 0),
+    ("select-image-untrusted-key", "select --image {host_img} " + SITE + " " + FULL, 1),
+    ("select-hops", "select --max-hops 3 " + FULL, 0),
     ("select-none", "select --from 1.5.06", 1),
     ("select-bad-remaining", "select --remaining lots " + FULL.replace("--remaining 12", ""), 2),
     ("select-unreadable-policy", "select --policy {missing} " + FULL, 2),
@@ -304,6 +312,16 @@ TABLE: list[tuple[str, str, int]] = [
     ("audit-bad-today", "audit --today yesterday", 2),
     ("audit-missing-policy", "audit --policy {missing} --today {today}", 2),
     ("audit-missing-images", "audit --images {missing} --today {today}", 2),
+    # a file name too long for the file system: located exit 2, never a traceback
+    ("lint-name-too-long", "lint {toolong}", 2),
+    ("list-policy-name-too-long", "list --policy {toolong}", 2),
+    ("show-policy-name-too-long", "show 1.5.16 --policy {toolong}", 2),
+    ("graph-policy-name-too-long", "graph --policy {toolong}", 2),
+    ("can-upgrade-policy-name-too-long", "can-upgrade --to 1.5.16 --policy {toolong} " + FULL, 2),
+    ("audit-images-name-too-long", "audit --images {toolong} --today {today}", 2),
+    ("audit-policy-name-too-long", "audit --policy {toolong} --today {today}", 2),
+    ("image-verify-name-too-long", "image verify {toolong}", 2),
+    ("fleet-name-too-long", "fleet {toolong} --to 1.5.16", 2),
     # no command
     ("unknown-command", "frobnicate", 2),
 ]
@@ -397,6 +415,33 @@ def test_contract_text(case_id: str, line: str, exit_code: int, env: dict[str, s
         assert out == "" and "clean" in err
     elif args[0] != "fleet":
         assert out.strip(), "results go to stdout"
+
+
+def test_show_every_release_validates(capsys: pytest.CaptureFixture[str],
+                                      registry: Registry) -> None:
+    from tdxpolicy.sources import load_catalogue
+
+    v = validator(registry, "catalogue.schema.json", "#/$defs/show")
+    for release in load_catalogue([], include_default=True).releases:
+        code, out, err = _run(capsys, ["show", release.version.text, "--format", "json"])
+        assert code == 0, err
+        v.validate(json.loads(out))
+        code, out, err = _run(capsys, ["show", release.version.text])
+        assert code == 0 and out.startswith("release ") and err == ""
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_fleet_read_error_mid_stream(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # /proc/self/mem opens, then read() fails with EIO: exit 2 naming the file, no traceback
+    code, out, err = _run(capsys, ["fleet", "/proc/self/mem", "--to", "1.5.16", "--format", fmt])
+    assert code == 2
+    if fmt == "json":
+        doc = json.loads(out)
+        assert doc["error"]["code"] == "unreadable"
+        assert "/proc/self/mem" in doc["error"]["message"]
+    else:
+        assert out == "" and err.startswith("tdxpolicy: ") and "/proc/self/mem" in err
 
 
 # --- error reporting in JSON however --format is spelled ----------------------------------------

@@ -176,6 +176,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         code = 0
+    except OSError as e:
+        # A file the operator named that the OS refuses in a way no reader anticipated (a
+        # name too long for the file system, EIO from a special file, ...): still bad input
+        # (exit 2) with the file and the reason, never a traceback.
+        where = f"{e.filename}: " if e.filename else ""
+        reason = e.strerror or str(e)
+        _emit_error("unreadable", f"{where}cannot read: {reason}",
+                    f"{where}cannot read: {reason}", as_json,
+                    {"problems": [{"message": f"cannot read: {reason}",
+                                   **({"location": {"file": str(e.filename)}}
+                                      if e.filename else {})}]})
+        code = ExitCode.INVALID
     if argv is None:
         raise SystemExit(code)
     return code

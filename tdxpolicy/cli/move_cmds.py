@@ -445,6 +445,11 @@ def fleet_cmd(
             stream, sys.stdout.buffer, catalogue, options,
             target=target, max_hops=max_hops or 1, file=name,
         )
+    except OSError as e:
+        if e.filename is not None or isinstance(e, BrokenPipeError):
+            raise
+        # a read that fails part way (EIO from a special file, a vanished NFS mount)
+        raise InputError(f"cannot read {name}: {e.strerror or e}", code="unreadable") from None
     finally:
         if close:
             stream.close()
