@@ -27,10 +27,10 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import deque
-from dataclasses import dataclass
 from enum import Enum
 from typing import Callable, Iterator, Sequence
 
+from ._value import value
 from .catalogue import Catalogue, Release
 from .model import Location
 from .version import Op, Version, VersionSet
@@ -43,21 +43,38 @@ class EdgeKind(str, Enum):
     ROLLBACK = "rollback"  # admitted by the running release's `rollback to`
 
 
-@dataclass(frozen=True)
+# @value, not @dataclass(frozen=True): the latter compiles its methods with exec at import,
+# about 2 ms of every cold ``graph``/``path`` run. Edges and ranges are built per query, so
+# they keep an explicit positional __init__ (the generic one costs about 1 microsecond a field).
+_set = object.__setattr__
+
+
+@value
 class Edge:
     source: Version
     target: Version
     kind: EdgeKind
     rule: Location  # the `update from` / `rollback to` line that permits the move
 
+    def __init__(self, source: Version, target: Version, kind: EdgeKind, rule: Location) -> None:
+        _set(self, "source", source)
+        _set(self, "target", target)
+        _set(self, "kind", kind)
+        _set(self, "rule", rule)
 
-@dataclass(frozen=True)
+
+@value
 class IndexRange:
     """The indices ``lo <= i < hi`` of a series' sorted releases, minus ``excluded``."""
 
     lo: int
     hi: int
     excluded: frozenset[int] = frozenset()
+
+    def __init__(self, lo: int, hi: int, excluded: frozenset[int] = frozenset()) -> None:
+        _set(self, "lo", lo)
+        _set(self, "hi", hi)
+        _set(self, "excluded", excluded)
 
     def __contains__(self, i: object) -> bool:
         return isinstance(i, int) and self.lo <= i < self.hi and i not in self.excluded
@@ -137,7 +154,7 @@ def _allowed_intervals(
     return intervals
 
 
-@dataclass(frozen=True)
+@value
 class _Series:
     key: tuple[int, int]
     releases: tuple[Release, ...]

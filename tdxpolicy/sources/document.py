@@ -651,6 +651,7 @@ class _Builder:
         self.lines = lines
         self.embedded = embedded
         self.problems: list[Problem] = []
+        self._versions: dict[str, Version] = {}
 
     # helpers ----------------------------------------------------------------------------------
 
@@ -667,10 +668,17 @@ class _Builder:
         raise _Invalid
 
     def version(self, tok: Token) -> Version:
+        # Versions are immutable values and documents repeat the same few texts ("seamldr
+        # 1.5.00 2.0.00" in every block): parse each text once per document.
+        text = str(tok)
+        v = self._versions.get(text)
+        if v is not None:
+            return v
         try:
-            return parse_version(str(tok))
+            v = self._versions[text] = parse_version(text)
         except VersionError as e:
             self.invalid(str(e), tok)
+        return v
 
     def date(self, tok: Token) -> _dt.date:
         m = _DATE_RE.match(str(tok))
@@ -699,6 +707,8 @@ class _Builder:
 
     def string(self, tok: Token) -> str:
         raw = str(tok)[1:-1]
+        if "\\" not in raw:
+            return raw  # no escapes (the usual case): the loop below would copy it unchanged
         out: list[str] = []
         i = 0
         while i < len(raw):
