@@ -57,10 +57,28 @@ from .verdict import (
 )
 from .version import Version, parse_version
 
-# One list of public names: the package's lazy re-exports (tdxpolicy/__init__.py) are these.
-from . import _API  # noqa: E402
-
-__all__ = list(_API)
+__all__ = [
+    "load_catalogue",
+    "host_facts_from_json",
+    "decide",
+    "plan",
+    "select",
+    "Catalogue",
+    "Release",
+    "HostFacts",
+    "Version",
+    "parse_version",
+    "MoveOptions",
+    "MoveKind",
+    "Result",
+    "Check",
+    "Verdict",
+    "PathResult",
+    "SelectResult",
+    "Candidate",
+    "TdxPolicyError",
+    "InputError",
+]
 
 
 def load_catalogue(

@@ -124,3 +124,14 @@ def test_renderers_do_no_io() -> None:
         }
         assert not (calls & FORBIDDEN_CALLS), path
         assert not [n for n in _imports(path) if n.startswith(("tdxpolicy.cli", "typer", "sys"))]
+
+
+def test_package_reexports_exactly_the_api() -> None:
+    """tdxpolicy/__init__.py lists the public names lazily (to keep `import tdxpolicy` cheap);
+    the two lists must not drift apart."""
+    import tdxpolicy
+    import tdxpolicy.api
+
+    assert list(tdxpolicy._API) == tdxpolicy.api.__all__
+    for name in tdxpolicy._API:
+        assert getattr(tdxpolicy, name) is getattr(tdxpolicy.api, name)

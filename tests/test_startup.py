@@ -88,3 +88,11 @@ def test_invoking_one_command_imports_only_its_module() -> None:
         capture_output=True, text=True, check=True,
     )
     assert out.stderr.strip().splitlines()[-1] == "['tdxpolicy.cli.catalogue_cmds']"
+
+
+def test_package_is_mypy_strict_clean() -> None:
+    """`mypy --strict` over the package (pyproject [tool.mypy]) stays clean; skipped where mypy
+    is not installed (it is a test dependency)."""
+    api = pytest.importorskip("mypy.api")
+    out, err, status = api.run(["--config-file", str(REPO / "pyproject.toml"), str(REPO / "tdxpolicy")])
+    assert status == 0, out[-3000:]

@@ -290,7 +290,7 @@ def parse_document(text: str, file: str, *, embedded: bool = False) -> PolicyDoc
     gc_was_enabled = _gc.isenabled()
     _gc.disable()
     try:
-        tree = _fast_tree(source)
+        tree: Any = _fast_tree(source)
         if tree is None:
             # Not in the fast path's subset (or not valid): lark decides, and words its errors.
             from lark.exceptions import UnexpectedInput
@@ -323,6 +323,8 @@ class _Tok(str):
     """A token of the fast path: the text, with lark's 1-based ``line`` and ``column``."""
 
     __slots__ = ("line", "column")
+    line: int
+    column: int
 
 
 class _Node:
