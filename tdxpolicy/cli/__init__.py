@@ -134,8 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from typer._click import exceptions as click_exceptions
         from typer.exceptions import Abort
     except ImportError:  # pragma: no cover - older typer uses the click package
-        from click import exceptions as click_exceptions  # type: ignore[no-redef,unused-ignore]
-        from click.exceptions import Abort  # type: ignore[no-redef,assignment,unused-ignore]
+        from click import exceptions as click_exceptions  # type: ignore[no-redef,import-not-found,unused-ignore]
+        from click.exceptions import Abort  # type: ignore[no-redef,assignment,import-not-found,unused-ignore]
 
     from ..errors import TdxPolicyError
 
