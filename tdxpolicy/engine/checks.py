@@ -27,7 +27,7 @@ from dataclasses import replace
 from typing import Any, Callable, Mapping
 
 from ..catalogue import Catalogue, Release
-from ..hostfacts import STEPPING_MASK, HostFacts
+from ..hostfacts import HostFacts, cpuid_family_model
 from ..model import Location, StatusKind
 from ..verdict import (
     Check,
@@ -176,9 +176,9 @@ def _cpu(target: Version, t: Release | None, facts: HostFacts, options: MoveOpti
         # fail closed, and do not relax it (it was given, wrongly). Sources refuse it too.
         return _UNKNOWN, _detail("no CPU package given: give the CPUID of every package "
                                  "(--cpuid, repeatable)", {"cpuid": [], "platforms": shown})
-    masked = {p & ~STEPPING_MASK for p in table.value}
+    masked = {cpuid_family_model(p) for p in table.value}
     used = {"cpuid": [_hex(c) for c in cpus], "platforms": shown}
-    bad = [c for c in cpus if c & ~STEPPING_MASK not in masked]
+    bad = [c for c in cpus if cpuid_family_model(c) not in masked]
     if not bad:
         return _PASS, _detail(
             f"every CPU package ({', '.join(_hex(c) for c in dict.fromkeys(cpus))}) is in "

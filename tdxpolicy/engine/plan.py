@@ -24,7 +24,7 @@ from bisect import bisect_left, bisect_right
 from typing import Any
 
 from ..catalogue import Catalogue, Release
-from ..hostfacts import HostFacts
+from ..hostfacts import HostFacts, cpuid_family_model
 from ..verdict import (
     Candidate,
     Check,
@@ -35,7 +35,6 @@ from ..verdict import (
     SelectResult,
     Verdict,
 )
-from ..hostfacts import STEPPING_MASK
 from ..model import StatusKind
 from ..version import Op, Version, VersionSet
 from .checks import decide, denies, state_outcome
@@ -79,7 +78,7 @@ class _Static:
         self.handoff = None if handoff is None else (handoff.value.min_update_hv,
                                                      handoff.value.module_hv)
         self.platforms = None if platforms is None else frozenset(
-            [p & ~STEPPING_MASK for p in platforms.value])
+            [cpuid_family_model(p) for p in platforms.value])
         self.deny_from = [d.versions for d in rel.deny_from] if rel.deny_from else ()
         self.rollback_to = [r.versions for r in rel.rollback_to] if rel.rollback_to else ()
         self.files = [loc.file for loc in rel.declared_at]
@@ -156,7 +155,7 @@ class _Search:
         self._loader = facts.seamldr_version
         self._relaxed_ok = relaxed_ok
         cpus = facts.cpuid
-        self._cpus = None if cpus is None else {c & ~STEPPING_MASK for c in cpus}
+        self._cpus = None if cpus is None else {cpuid_family_model(c) for c in cpus}
         self._warn_denies = strict
         self._ack = options.acknowledged
         self._rollback_ok = options.allow_rollback and not strict
