@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional, Sequence
 import typer
 
 from . import ExitCode, app
-from .options import FormatOpt, NoDefaultPolicyOpt, OutputFormat, PolicyOpt
+from .options import FormatOpt, NoDefaultPolicyOpt, OutputFormat, PolicyOpt, load_policy
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..catalogue import Catalogue, Release
@@ -31,12 +31,6 @@ try:  # start-up speed; see _fast_params
     _install_fast_params()
 except ImportError:  # pragma: no cover
     pass
-
-
-def _catalogue(policy: Sequence[Path] | None, no_default: bool) -> "Catalogue":
-    from ..sources import load_catalogue
-
-    return load_catalogue(list(policy or ()), include_default=not no_default)
 
 
 def _emit_json(obj: Any) -> None:
@@ -108,7 +102,7 @@ def show(
         v = parse_version(version)
     except VersionError as e:
         raise InputError.at(f"VERSION: {e}", code="invalid-version") from None
-    catalogue = _catalogue(policy, no_default_policy)
+    catalogue = load_policy(policy, no_default_policy)
     release = catalogue.get(v)
     if release is None:
         known = ", ".join(r.version.text for r in catalogue.releases) or "none"
@@ -199,7 +193,7 @@ def graph(
     from ..graph import VersionGraph
     from ..render import graph as rg
 
-    catalogue = _catalogue(policy, no_default_policy)
+    catalogue = load_policy(policy, no_default_policy)
     g = VersionGraph(catalogue)
     keep = _facts_filter(catalogue, {
         "seamldr": seamldr, "cpuid": cpuid, "remaining": remaining, "facts": facts,

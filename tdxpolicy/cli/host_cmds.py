@@ -28,10 +28,9 @@ from .facts_opts import (
     move_options_from,
     parse_version_flag,
 )
-from .options import FormatOpt, NoDefaultPolicyOpt, OutputFormat, PolicyOpt
+from .options import FormatOpt, NoDefaultPolicyOpt, OutputFormat, PolicyOpt, load_policy
 
 if TYPE_CHECKING:
-    from ..catalogue import Catalogue
     from ..host.preflight import Preflight
     from ..host.probe import ProbeResult
     from ..host.upload import UpdateResult
@@ -77,12 +76,6 @@ def _color() -> bool:
         return sys.stdout.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-def _catalogue(policy: list[Path] | None, no_default: bool) -> Catalogue:
-    from ..sources import load_catalogue
-
-    return load_catalogue(list(policy or ()), include_default=not no_default)
 
 
 def _read_image(path: Path) -> bytes:
@@ -195,7 +188,7 @@ def preflight_cmd(
         raise InputError("give --to VERSION or --image PATH", code="usage")
     target = parse_version_flag("--to", to) if to is not None else None
     data = _read_image(image) if image is not None else None
-    catalogue = _catalogue(policy, no_default_policy)
+    catalogue = load_policy(policy, no_default_policy)
     options = move_options_from(allow_debug, allow_rollback, strict, acknowledge)
     result = probe(sysfs_root, proc_root)
     pf = preflight(result, catalogue, target=target, options=options, image_data=data,
@@ -243,7 +236,7 @@ def update_cmd(
 
     target = parse_version_flag("--to", to) if to is not None else None
     data = _read_image(image)
-    catalogue = _catalogue(policy, no_default_policy)
+    catalogue = load_policy(policy, no_default_policy)
     options = move_options_from(allow_debug, allow_rollback, strict, acknowledge)
     request = UpdateRequest(
         image_data=data, image_path=str(image), target=target, options=options,

@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from . import ExitCode, app
-from .options import FormatOpt, NoDefaultPolicyOpt, OutputFormat, PolicyOpt
+from .options import FormatOpt, NoDefaultPolicyOpt, OutputFormat, PolicyOpt, load_policy
 
 if TYPE_CHECKING:
-    from ..catalogue import Catalogue
     from ..image.reader import Image
 
 __all__ = ["image_app"]
@@ -75,15 +74,6 @@ def _load(path: Path, module: Optional[Path]) -> Image:
     return load_image(path)
 
 
-def _catalogue(policy: Optional[list[Path]], no_default: bool) -> Catalogue | None:
-    """The catalogue to identify images against (embedded + --policy)."""
-    try:
-        from ..sources import load_catalogue
-    except ImportError:  # pragma: no cover - only while the sources part is absent
-        return None
-    return load_catalogue(list(policy or []), include_default=not no_default)
-
-
 def _emit(text: str) -> None:
     sys.stdout.write(text)
     sys.stdout.flush()
@@ -109,7 +99,7 @@ def inspect_cmd(
     from ..image.render import image_document, render_inspect
 
     image = _load(path, module)
-    ident = identify(image.sigstruct.seamhash_hex, _catalogue(policy, no_default_policy))
+    ident = identify(image.sigstruct.seamhash_hex, load_policy(policy, no_default_policy))
     if format is OutputFormat.json:
         _emit(_json(image_document(image, ident, None)))
     else:
@@ -140,7 +130,7 @@ def verify_cmd(
     image = _load(path, module)
     checks = verify(image, kernel=None if kernel is None else kernel.value,
                     trusted_key_hashes=_trusted())
-    ident = identify(image.sigstruct.seamhash_hex, _catalogue(policy, no_default_policy))
+    ident = identify(image.sigstruct.seamhash_hex, load_policy(policy, no_default_policy))
     checks = checks + identity_checks(image, ident)
     if format is OutputFormat.json:
         _emit(_json(image_document(image, ident, checks)))
@@ -158,7 +148,7 @@ def _write(out: Path, data: bytes, force: bool, fmt: OutputFormat, what: str) ->
 
     write_new_file(out, data, force=force)
     image = read_image(data, str(out))
-    ident = identify(image.sigstruct.seamhash_hex, _catalogue(None, False))
+    ident = identify(image.sigstruct.seamhash_hex, load_policy(None, False))
     if fmt is OutputFormat.json:
         checks = verify(image, trusted_key_hashes=_trusted())
         _emit(_json(image_document(image, ident, checks)))

@@ -29,7 +29,7 @@ from .facts_opts import (
     move_options_from,
     parse_version_flag,
 )
-from .options import FormatOpt, NoDefaultPolicyOpt, OutputFormat, PolicyOpt
+from .options import FormatOpt, NoDefaultPolicyOpt, OutputFormat, PolicyOpt, load_policy
 
 # typer's per-option pydantic coercion costs ~70 ms at start-up; plain options do not need it.
 _install_fast_params()
@@ -58,12 +58,6 @@ ImageOpt = Annotated[
 
 
 # --- shared steps ------------------------------------------------------------------------------
-
-
-def _catalogue(policy: Sequence[Path] | None, no_default: bool) -> "Catalogue":
-    from ..sources import load_catalogue
-
-    return load_catalogue(list(policy or ()), include_default=not no_default)
 
 
 def _probe_running(facts: "HostFacts") -> "HostFacts":
@@ -213,7 +207,7 @@ def can_upgrade(
     host = _host_facts(from_, seamldr, cpuid, remaining, facts)
     options = move_options_from(allow_debug, allow_rollback, strict, acknowledge,
                                 assume_unknown_ok)
-    catalogue = _catalogue(policy, no_default_policy)
+    catalogue = load_policy(policy, no_default_policy)
     extra: tuple[Check, ...] = ()
     if image:
         target, extra = _image_checks(image, catalogue, target)
@@ -271,7 +265,7 @@ def path_cmd(
     host = _host_facts(from_, seamldr, cpuid, remaining, facts)
     options = move_options_from(allow_debug, allow_rollback, strict, acknowledge,
                                 assume_unknown_ok)
-    catalogue = _catalogue(policy, no_default_policy)
+    catalogue = load_policy(policy, no_default_policy)
     extra: tuple[Check, ...] = ()
     if image:
         target, extra = _image_checks(image, catalogue, target)
@@ -314,7 +308,7 @@ def select_cmd(
     host = _host_facts(from_, seamldr, cpuid, remaining, facts)
     options = move_options_from(allow_debug, allow_rollback, strict, acknowledge,
                                 assume_unknown_ok)
-    catalogue = _catalogue(policy, no_default_policy)
+    catalogue = load_policy(policy, no_default_policy)
     if image:
         from ..engine import plan
 
@@ -368,7 +362,7 @@ def list_cmd(
     """Every release of the catalogue, newest first, with its status for these host facts
     (when any are given). Exit 0. The host is not probed: give --from or --facts."""
     host = host_facts_from_options(from_, seamldr, cpuid, remaining, facts)
-    catalogue = _catalogue(policy, no_default_policy)
+    catalogue = load_policy(policy, no_default_policy)
     given = facts is not None or any(
         x for x in (from_, seamldr, cpuid, remaining)
     )
@@ -426,7 +420,7 @@ def fleet_cmd(
     target = _target(to)
     options = move_options_from(allow_debug, allow_rollback, strict, acknowledge,
                                 assume_unknown_ok)
-    catalogue = _catalogue(policy, no_default_policy)
+    catalogue = load_policy(policy, no_default_policy)
     if facts_file == "-":
         stream = sys.stdin.buffer
         name = "<stdin>"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional, Sequence
 
 import typer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..catalogue import Catalogue
 
 
 class OutputFormat(str, Enum):
@@ -29,3 +32,11 @@ NoDefaultPolicyOpt = Annotated[
 FormatOpt = Annotated[
     OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
 ]
+
+
+def load_policy(policy: Sequence[Path] | None, no_default: bool) -> Catalogue:
+    """The catalogue a command judges with: the embedded one (unless ``--no-default-policy``)
+    merged with every ``--policy`` source."""
+    from ..sources import load_catalogue
+
+    return load_catalogue(list(policy or ()), include_default=not no_default)
