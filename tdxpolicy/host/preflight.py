@@ -122,9 +122,9 @@ def image_info(data: bytes, path: str, version: str | None = None) -> ImageInfo:
         from ..image.reader import read_image
 
         img = read_image(data, path)
-        fmt = img.format_label if img.format is not None else None
+        fmt = img.format_label
         seamhash = img.sigstruct.seamhash_hex
-    except Exception:  # noqa: BLE001 - an unreadable image is reported by verify's checks
+    except InputError:  # not an image: preflight refuses it, the record still names it
         pass
     return ImageInfo(
         path=path,
@@ -235,23 +235,6 @@ def host_checks(
     return tuple(out)
 
 
-def _image_checks(
-    data: bytes, path: str, catalogue: Catalogue, target: Version | None, kernel: str,
-    trusted_key_hashes: Collection[str] | None,
-) -> tuple[Version | None, tuple[Check, ...]]:
-    """The image helper's verification for the probed kernel, plus its catalogue cross-checks;
-    returns (identified version, checks)."""
-    from .. import image as _image
-
-    kwargs: dict[str, Any] = {}
-    if trusted_key_hashes is not None:
-        kwargs["trusted_key_hashes"] = tuple(trusted_key_hashes)
-    # The image helper reports the header format without failing it (the kernel is unknown
-    # to it); `kernel-image-format` (host_checks) fails it against the probed kernel.
-    ident, checks = _image.image_move_checks(data, path, catalogue, target, **kwargs)
-    return ident, tuple(checks)
-
-
 def preflight(
     result: ProbeResult,
     catalogue: Catalogue,
@@ -278,21 +261,25 @@ def preflight(
         def can_write(p: Path) -> bool:
             return os.access(p, os.W_OK)
 
-    iface = result.interface
     img_checks: tuple[Check, ...] = ()
     info: ImageInfo | None = None
     if image_data is not None:
+        from ..image import INTEL_KEY_HASH, identify, image_move_checks, read_image
+
         path = image_path or "<image>"
-        ident, img_checks = _image_checks(image_data, path, catalogue, target, iface.kernel,
-                                          trusted_key_hashes)
+        image = read_image(image_data, path)
         if target is None:
-            if ident is None:
+            target = identify(image.sigstruct.seamhash_hex, catalogue).version
+            if target is None:
                 raise InputError(
                     f"--image: {path}: the image's version could not be identified from the "
                     "catalogue; give --to VERSION", code="unidentified-image")
-            target = ident
-            ident, img_checks = _image_checks(image_data, path, catalogue, target, iface.kernel,
-                                              trusted_key_hashes)
+        # The image's checks report the header format without failing it (the kernel is
+        # unknown to them); `kernel-image-format` (host_checks) fails it against the probed
+        # kernel.
+        trusted = (INTEL_KEY_HASH,) if trusted_key_hashes is None else tuple(trusted_key_hashes)
+        ident, img_checks = image_move_checks(image, path, catalogue, target,
+                                              trusted_key_hashes=trusted)
         info = image_info(image_data, path, None if ident is None else ident.text)
     if target is None:
         raise InputError("--to VERSION is required (or --image PATH)", code="usage")
