@@ -66,17 +66,12 @@ def _probe_running(facts: "HostFacts") -> "HostFacts":
     cannot tell."""
     from dataclasses import replace
 
-    from ..errors import HostError
+    from ..errors import HostError, Problem
+    from ..host.probe import probe_facts
 
-    try:
-        from ..host.probe import probe_facts
-    except ImportError:  # pragma: no cover - the host part is always shipped
-        raise HostError("running module version unknown: give --from or --facts") from None
     try:
         probed = probe_facts()
     except HostError as e:
-        from ..errors import Problem
-
         hint = Problem("give --from VERSION (or --facts FILE) to decide without probing this host")
         raise HostError(list(e.problems) + [hint], code=e.code) from None
     if probed.module_version is None:
@@ -112,12 +107,8 @@ def _image_checks(
     Without ``--to`` the first image's identified version is the target.
     """
     from ..errors import InputError
+    from ..image import image_move_checks
 
-    try:
-        from ..image import image_move_checks
-    except ImportError:
-        raise InputError("--image: image support is not available in this build",
-                         code="unavailable") from None
     checks: list[Check] = []
     for path in images:
         try:

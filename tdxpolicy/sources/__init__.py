@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from ..errors import InputError
@@ -60,20 +59,9 @@ def sniff(path: Path, head: bytes) -> SourceKind | None:
 
     if path.suffix == ".tdxpolicy" or looks_like_document(head):
         return SourceKind.DOCUMENT
-    intel = _intel_module()
-    if intel is None:
-        return None
-    kind: SourceKind | None = intel.sniff_kind(path, head)
-    return kind
+    from .intel import sniff_kind
 
-
-def _intel_module() -> ModuleType | None:
-    """:mod:`tdxpolicy.sources.intel`, or ``None`` while it is not part of this build."""
-    try:
-        from . import intel
-    except ImportError:
-        return None
-    return intel
+    return sniff_kind(path, head)
 
 
 def _unsupported(path: Path) -> InputError:
@@ -112,9 +100,8 @@ def load_document(path: Path) -> PolicyDocument:
     kind = sniff(path, data[:_SNIFF_BYTES])
     if kind is SourceKind.DOCUMENT:
         return read_document(data, name)
-    intel = _intel_module()
-    if intel is None:
-        raise _unsupported(path)
+    from . import intel
+
     suffix = path.suffix.lower()
     if kind is None and suffix == ".json":
         # Named explicitly, a .json file is meant as Intel's mapping file: its own located
@@ -124,17 +111,8 @@ def load_document(path: Path) -> PolicyDocument:
         raise intel.no_table_error(intel.decode_utf8(data, name), name)
     if kind is None:
         raise _unsupported(path)
-    if kind is SourceKind.MAPPING_JSON:
-        doc: PolicyDocument = intel.parse_mapping_json(data, name)
-        return doc
-    text: str = intel.decode_utf8(data, name)  # BOM tolerated; UTF-16 and bad bytes located
-    if kind is SourceKind.README_TABLE:
-        doc = intel.parse_readme_table(text, name)
-    elif kind is SourceKind.MRSEAM_TABLE:
-        doc = intel.parse_mrseam_table(text, name)
-    else:  # pragma: no cover - every SourceKind is handled above
-        raise _unsupported(path)
-    return doc
+    # UTF-8 with a BOM tolerated; UTF-16 and bad bytes located (intel.decode_utf8).
+    return intel.parse_intel_bytes(data, name, kind)
 
 
 def _walk(directory: Path) -> list[Path]:
