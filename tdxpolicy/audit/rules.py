@@ -106,15 +106,6 @@ class AuditContext:
         self._admitted[v] = out
         return out
 
-    def image_versions(self, img: AuditImage) -> set[Version]:
-        """Releases an image is identified as: by its seamhash; else by its file name."""
-        if img.facts.seamhash is not None:
-            hit = self.by_hash.get(_hash(img.facts.seamhash.value))
-            if hit:
-                return set(hit)
-        nv = name_version(img.path)
-        return {nv} if nv is not None else set()
-
 
 RuleFn = Callable[[AuditContext], list[Finding]]
 
@@ -422,18 +413,18 @@ def features_lost(ctx: AuditContext) -> list[Finding]:
     return out
 
 
-def _rule_sites(ctx: AuditContext) -> Iterable[tuple[str, Any, Version | None, PolicyDocument]]:
+def _rule_sites(ctx: AuditContext) -> Iterable[tuple[str, Any, Version | None]]:
     """Every rule with its statement word and the release it belongs to (None: `deny to`)."""
     for doc in ctx.documents:
         for dt in doc.deny_to:
-            yield "deny to", dt, None, doc
+            yield "deny to", dt, None
         for b in doc.releases:
             for u in b.update_from:
-                yield "update from", u, b.version, doc
+                yield "update from", u, b.version
             for x in b.deny_from:
-                yield "deny from", x, b.version, doc
+                yield "deny from", x, b.version
             for rb in b.rollback_to:
-                yield "rollback to", rb, b.version, doc
+                yield "rollback to", rb, b.version
 
 
 def _neighbours(known: Sequence[Version], w: Version) -> str:
@@ -452,7 +443,7 @@ def unknown_version_ref(ctx: AuditContext) -> list[Finding]:
     known = set(ctx.known)
     ordered = ctx.known
     out: list[Finding] = []
-    for word, rule, target, _doc in _rule_sites(ctx):
+    for word, rule, target in _rule_sites(ctx):
         for c in rule.versions.clauses:
             if c.op in (Op.ANY, Op.SERIES) or c.version is None or c.version in known:
                 continue
@@ -473,7 +464,7 @@ def never_matches(ctx: AuditContext) -> list[Finding]:
     and rollbacks stay inside a series; policy-format.md: `update from` governs upgrades and
     reinstalls, `rollback to` older versions, `deny from` overrides `update from`)."""
     out: list[Finding] = []
-    for word, rule, target, _doc in _rule_sites(ctx):
+    for word, rule, target in _rule_sites(ctx):
         span = span_of(rule.versions)
         subject = target.canonical if target is not None else ""
         keys = (word, str(rule.versions))

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from ..audit.findings import RULES, Finding, fingerprint
+from ..audit.findings import RULES, Finding, RuleInfo, fingerprint
 from ..audit.run import AuditReport
 from ..model import Location
 
@@ -86,7 +86,7 @@ def _result(f: Finding, embedded: frozenset[str]) -> dict[str, Any]:
     return out
 
 
-def _rule(r: Any) -> dict[str, Any]:
+def _rule(r: RuleInfo) -> dict[str, Any]:
     return {
         "id": r.id,
         "name": r.name,
