@@ -8,14 +8,12 @@ so they stay pure and are tested on images described directly. Every fact carrie
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from pathlib import PurePath
 from typing import TYPE_CHECKING, Iterable
 
+from ..image.identity import name_version
 from ..model import Location, ReleaseFacts, Sourced
 from ..verdict import Check, Result
-from ..version import Version, VersionError, parse_version
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..image.reader import Image
@@ -46,20 +44,6 @@ class AuditImage:
     facts: ReleaseFacts = ReleaseFacts()
     failures: tuple[ImageFailure, ...] = ()
     parsed: bool = True
-
-
-_NAME_VERSION = re.compile(r"(?<![0-9.])([0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4})(?![0-9])")
-
-
-def name_version(path: str) -> Version | None:
-    """The version the file name claims (``tdx_module_1.5.16.blob`` -> 1.5.16), if any."""
-    m = _NAME_VERSION.search(PurePath(path).name)
-    if m is None:
-        return None
-    try:
-        return parse_version(m.group(1))
-    except VersionError:
-        return None
 
 
 def unreadable_image(path: str, message: str, location: Location | None = None) -> AuditImage:
