@@ -27,6 +27,7 @@ __all__ = [
     "Candidate",
     "SelectResult",
     "MoveOptions",
+    "denies",
 ]
 
 
@@ -64,6 +65,12 @@ class CheckCode(str, Enum):
     POLICY_FRESH = "policy-fresh"
 
 
+def denies(result: Result, strict: bool) -> bool:
+    """Whether a check's result denies the move (cli-contract.md: fail and unknown deny; warn
+    too under --strict)."""
+    return result is Result.FAIL or result is Result.UNKNOWN or (strict and result is Result.WARN)
+
+
 @value
 class Check:
     """One check of one move. ``code`` is a :class:`CheckCode` value or an image/host/audit
@@ -95,18 +102,12 @@ class Verdict:
 
     @property
     def allowed(self) -> bool:
-        bad = {Result.FAIL, Result.UNKNOWN}
-        if self.strict:
-            bad.add(Result.WARN)
-        return not any(c.result in bad for c in self.checks)
+        return not self.failed
 
     @property
     def failed(self) -> tuple[Check, ...]:
         """The checks that deny (fail and unknown; warn too under --strict)."""
-        bad = {Result.FAIL, Result.UNKNOWN}
-        if self.strict:
-            bad.add(Result.WARN)
-        return tuple(c for c in self.checks if c.result in bad)
+        return tuple(c for c in self.checks if denies(c.result, self.strict))
 
     def with_checks(self, extra: tuple[Check, ...]) -> Verdict:
         """This verdict with more checks (e.g. from an image); the answer is recomputed.

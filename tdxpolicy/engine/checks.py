@@ -37,6 +37,7 @@ from ..verdict import (
     Result,
     Reversibility,
     Verdict,
+    denies,
 )
 from ..version import Version
 
@@ -48,7 +49,6 @@ __all__ = [
     "target_outcomes",
     "pair_outcomes",
     "state_outcome",
-    "denies",
 ]
 
 #: The stable order in which checks are listed (the CLI contract's list of check codes).
@@ -61,12 +61,6 @@ Named = tuple[str, Outcome]
 
 _PASS, _FAIL, _WARN, _UNKNOWN = Result.PASS, Result.FAIL, Result.WARN, Result.UNKNOWN
 _RELAXED_NOTE = "(relaxed by --assume-unknown-ok)"
-
-
-def denies(result: Result, strict: bool) -> bool:
-    """Whether a result denies the move (cli-contract.md: fail and unknown deny; warn too under
-    --strict). Mirrors :attr:`Verdict.allowed`."""
-    return result is _FAIL or result is _UNKNOWN or (strict and result is _WARN)
 
 
 def move_kind(running: Version | None, target: Version) -> MoveKind | None:

@@ -34,10 +34,11 @@ from ..verdict import (
     Result,
     SelectResult,
     Verdict,
+    denies,
 )
 from ..model import StatusKind
 from ..version import Op, Version, VersionSet
-from .checks import decide, denies, state_outcome
+from .checks import decide, state_outcome
 
 __all__ = ["plan", "select"]
 
