@@ -12,7 +12,6 @@ Pure: no I/O. Loading files is :mod:`tdxpolicy.sources`.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Iterable, Iterator, Sequence
 
 from ._value import value
@@ -136,8 +135,6 @@ def _show(name: str, value: Any) -> str:
         return " ".join(v.text for v in value)
     if name == "features0":
         return f"{value:#x}"
-    if dataclasses.is_dataclass(value):
-        return str(value)
     return str(value)
 
 

@@ -155,9 +155,7 @@ class VersionSet:
     clauses: tuple[Clause, ...]
 
     def __contains__(self, v: object) -> bool:
-        if not isinstance(v, Version):
-            return False
-        return all(c.matches(v) for c in self.clauses)
+        return isinstance(v, Version) and self.matches(v)
 
     def matches(self, v: Version) -> bool:
         return all(c.matches(v) for c in self.clauses)
