@@ -362,7 +362,6 @@ def read_sigstruct(raw: bytes, path: str, base: int = 0) -> Sigstruct:
     head = _unpack(_SIG_HEAD, raw, 0, path, "the sigstruct header", base)
     exponent = _unpack(_U32, raw, 512, path, "the sigstruct exponent", base)[0]
     body = _unpack(_SIG_BODY, raw, 948, path, "the sigstruct body", base)
-    table_size = _unpack(_U32, raw, 1024, path, "cpuid_table_size", base)[0]
     table = _unpack(struct.Struct(f"<{MAX_CPUID_TABLE_SIZE}I"), raw, 1028, path, "cpuid_table", base)
     (
         header_type,
@@ -398,7 +397,7 @@ def read_sigstruct(raw: bytes, path: str, base: int = 0) -> Sigstruct:
         gdt_idt_offset,
         fault_wrapper_offset,
         reserved3,
-        _table_size_again,
+        table_size,
     ) = body
     return Sigstruct(
         offset=base,
@@ -470,10 +469,6 @@ class Image:
     @property
     def format_label(self) -> str:
         return self.format.label if self.format is not None else "pair"
-
-    @property
-    def sigstruct_offset(self) -> int:
-        return self.sigstruct.offset
 
 
 def _detect_format(data: bytes, path: str) -> ImageFormat:

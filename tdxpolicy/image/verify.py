@@ -671,16 +671,12 @@ def _sigstruct_checks(
     return out
 
 
-def _module_size(image: Image) -> int:
-    return len(image.module)
-
-
 def _gdt_idt_check(image: Image) -> Check:
     """``gdt_idt_offset`` 4 KiB-aligned; zero iff ``fault_wrapper_offset`` is zero; both inside
     the module (P-SEAMLDR ``check_seam_sigstruct`` and ``verify_manifest``)."""
     s = image.sigstruct
     g, f = s.gdt_idt_offset, s.fault_wrapper_offset
-    size = _module_size(image)
+    size = len(image.module)
     facts = {"gdt_idt_offset": g, "fault_wrapper_offset": f}
     if g % PAGE_SIZE:
         return _chk(image, ImageCheck.GDT_IDT, False, f"gdt_idt_offset {g:#x} is not 4 KiB-aligned",
@@ -719,9 +715,10 @@ def _cpuid_check(image: Image) -> Check:
         return _chk(image, ImageCheck.CPUID_TABLE, False,
                     "a production-signed module must have a non-empty CPUID table",
                     s.at("cpuid_table_size"), size=0)
-    shown = " ".join(f"{x:#X}".replace("0X", "0x") for x in s.cpuid_table) or "(empty: any CPU)"
+    table = [f"{x:#X}".replace("0X", "0x") for x in s.cpuid_table]
+    shown = " ".join(table) or "(empty: any CPU)"
     return _chk(image, ImageCheck.CPUID_TABLE, True, f"CPUID table: {shown}", s.at("cpuid_table"),
-                size=n, table=[f"{x:#X}".replace("0X", "0x") for x in s.cpuid_table])
+                size=n, table=table)
 
 
 def _seamhash_check(image: Image) -> Check:
