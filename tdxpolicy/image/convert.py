@@ -24,6 +24,8 @@ from ..errors import InputError, Problem
 from ..model import Location
 from ..verdict import Check
 from .reader import (
+    _BLOB_HEAD,
+    _IMAGE_HEAD,
     BLOB_SIGNATURE,
     HEADER_SIZE,
     PAGE_SIZE,
@@ -31,6 +33,7 @@ from .reader import (
     Image,
     ImageFormat,
     read_image,
+    read_pair,
 )
 from .verify import INTEL_KEY_HASH, structural_failures, verify, word_sum
 
@@ -51,12 +54,11 @@ def assemble(sigstruct_pages: bytes, module: bytes, fmt: ImageFormat) -> bytes:
     total = HEADER_SIZE + len(sigstruct_pages) + len(module)
     header = bytearray(HEADER_SIZE)
     if fmt is ImageFormat.TDX_BLOB:
-        struct.pack_into(
-            "<HHI8sII", header, 0, 0x100, 0, HEADER_SIZE + len(sigstruct_pages), BLOB_SIGNATURE,
-            total, 0,
+        _BLOB_HEAD.pack_into(
+            header, 0, fmt, 0, HEADER_SIZE + len(sigstruct_pages), BLOB_SIGNATURE, total, 0
         )
     else:
-        struct.pack_into("<HH8sII", header, 0, 0x200, 0, BLOB_SIGNATURE, n_sig, n_mod)
+        _IMAGE_HEAD.pack_into(header, 0, fmt, 0, BLOB_SIGNATURE, n_sig, n_mod)
     body = bytes(header) + sigstruct_pages + module
     # checksum: make the 16-bit word sum of the whole file 0 (domain.md section 4)
     checksum = (-word_sum(body)) & 0xFFFF
@@ -110,8 +112,6 @@ def join(
     trusted_key_hashes: Collection[str] = (INTEL_KEY_HASH,),
 ) -> tuple[bytes, list[Check]]:
     """Build an image from a module (``.bin``) and its sigstruct, verified before and after."""
-    from .reader import read_pair
-
     if not (SIGSTRUCT_SIZE <= len(sigstruct) <= PAGE_SIZE):
         raise InputError.at(
             f"expected a sigstruct of 2048 to 4096 bytes, found {len(sigstruct)} bytes",
