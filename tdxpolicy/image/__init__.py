@@ -82,7 +82,7 @@ def _platforms(values: Collection[int]) -> str:
 
 def _validity_check(image: Image, checks: list[Check]) -> Check:
     """All verification checks collapsed into one ``image-valid`` (worst result wins)."""
-    failed = [c for c in checks if c.result is Result.FAIL]
+    failed = failures(checks)
     warned = [c for c in checks if c.result is Result.WARN]
     facts: dict[str, Any] = {
         "failed": [c.code for c in failed],

@@ -110,7 +110,7 @@ def identity_checks(image: Image, identity: Identity) -> list[Check]:
     mv = image.sigstruct.module_version
     if mv is not None:
         inner = Version(mv[0], mv[1], mv[2])
-        where = Location(file=image.path, offset=image.sigstruct.offset + 1000)
+        where = Location(file=image.path, offset=image.sigstruct.at("reserved3"))
         if ident is not None and inner != ident:
             out.append(Check("module-version", Result.WARN,
                              f"the sigstruct's own version field says {inner} but the seamhash "

@@ -10,11 +10,13 @@ from .identity import Identity
 from .reader import (
     BLOB_HEADER_FIELDS,
     IMAGE_HEADER_FIELDS,
+    MODULE_VERSION_FIELD,
     SIGSTRUCT_FIELDS,
     BlobHeader,
     Image,
     TdxImageHeader,
 )
+from .verify import is_valid
 
 __all__ = ["SCHEMA_TAG", "image_facts", "image_document", "render_inspect", "render_verify"]
 
@@ -127,7 +129,7 @@ def image_document(
         "tdxpolicy": SCHEMA_TAG,
         "path": image.path,
         "format": image.format_label,
-        "valid": None if checks is None else not any(c.result is Result.FAIL for c in checks),
+        "valid": None if checks is None else is_valid(checks),
         "identity": identity.to_json(),
         "facts": image_facts(image) if include_facts else {},
         "checks": [_check_json(c) for c in checks or ()],
@@ -176,7 +178,7 @@ def render_inspect(image: Image, identity: Identity) -> str:
         elif name == "debug":
             off = SIGSTRUCT_FIELDS["module_type"][0]
         elif name == "module_version":
-            off = 1000
+            off = MODULE_VERSION_FIELD[0]
             value = "-" if value is None else f"{value['version']} build {value['build']}.{value['build2']}"
         elif name == "cpuid_table":
             value = " ".join(value) or "(empty)"
@@ -195,9 +197,8 @@ _MARK = {Result.PASS: "pass", Result.FAIL: "FAIL", Result.WARN: "warn", Result.U
 
 
 def render_verify(image: Image, identity: Identity, checks: Sequence[Check]) -> str:
-    valid = not any(c.result is Result.FAIL for c in checks)
     lines = [
-        f"{image.path}: format {image.format_label}: {'VALID' if valid else 'INVALID'}",
+        f"{image.path}: format {image.format_label}: {'VALID' if is_valid(checks) else 'INVALID'}",
         _identity_line(identity),
     ]
     for c in checks:
