@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping
 
 from ..catalogue import Catalogue, Release
 from ..hostfacts import HostFacts, cpuid_family_model
-from ..model import Location, StatusKind
+from ..model import Location, Sourced, StatusKind
 from ..verdict import (
     Check,
     CheckCode,
@@ -446,16 +446,16 @@ def _rollback_rule(kind: MoveKind | None, running: Version | None, target: Versi
         {"kind": "rollback", "allow_rollback": False})
 
 
-def _contributing_documents(catalogue: Catalogue) -> dict[str, list[tuple[str, Any]]]:
-    """file -> [(file, expires Sourced)] for documents that have an ``expires`` date; cached on
-    the (immutable) catalogue."""
+def _contributing_documents(catalogue: Catalogue) -> dict[str, list[Sourced[_dt.date]]]:
+    """file -> the ``expires`` dates of the documents read from it; cached on the (immutable)
+    catalogue."""
     cache: dict[str, Any] = catalogue.__dict__.setdefault("_engine_cache", {})
-    docs: dict[str, list[tuple[str, Any]]] | None = cache.get("expires")
+    docs: dict[str, list[Sourced[_dt.date]]] | None = cache.get("expires")
     if docs is None:
         docs = {}
         for d in catalogue.documents:
             if d.meta.expires is not None:
-                docs.setdefault(d.file, []).append((d.file, d.meta.expires))
+                docs.setdefault(d.file, []).append(d.meta.expires)
         cache["expires"] = docs
     return docs
 
@@ -479,9 +479,9 @@ def _fresh(catalogue: Catalogue, r: Release | None, t: Release | None,
     for dt in catalogue.deny_to:
         files[dt.source.file] = None
     out: list[Outcome] = []
-    for f in files:
-        for name, exp in by_file.get(f, ()):
-            date: _dt.date = exp.value
+    for name in files:
+        for exp in by_file.get(name, ()):
+            date = exp.value
             if date < today:
                 out.append((_WARN, _detail(
                     f"policy document {name} expired on {date.isoformat()}: refresh it "

@@ -51,7 +51,7 @@ class _Series:
 
     def __init__(self, releases: tuple[Release, ...]) -> None:
         self.releases = releases
-        self.keys = [(v.major, v.minor, v.update) for v in (r.version for r in releases)]
+        self.keys = [r.version.key for r in releases]
         self.index = {k: i for i, k in enumerate(self.keys)}
         self._static: dict[int, _Static] = {}
 
@@ -129,10 +129,7 @@ def _series(catalogue: Catalogue, series: tuple[int, int]) -> _Series:
     by_series: dict[tuple[int, int], _Series] = cache.setdefault("series", {})
     s = by_series.get(series)
     if s is None:
-        major, minor = series
-        s = by_series[series] = _Series(tuple(
-            [r for r in catalogue.releases
-             if r.version.minor == minor and r.version.major == major]))
+        s = by_series[series] = _Series(catalogue.series(series))
     return s
 
 
