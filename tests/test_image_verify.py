@@ -200,3 +200,24 @@ def test_signature_not_below_modulus_is_refused(key: imagekit.TestKey) -> None:
     n = int.from_bytes(key.modulus_le, "little")
     assert not rsa_pkcs1v15_sha384_verify(key.modulus_le, 65537, n.to_bytes(384, "little"), b"")
     assert not rsa_pkcs1v15_sha384_verify(bytes(384), 65537, bytes(384), b"")
+
+
+@pytest.mark.parametrize(
+    "fmt, sig_at, name",
+    [(0x100, 8, "tdx_blob"), (0x200, 4, "tdx_image")],
+)
+def test_header_version_and_signature_messages(fmt: int, sig_at: int, name: str) -> None:
+    good = imagekit.build_image(fmt, pages=2)
+    bad_version = bytearray(good)
+    bad_version[0] ^= 0x3
+    bad_signature = bytearray(good)
+    bad_signature[sig_at] = ord("X")
+    version = next(c for c in verify(read_image(bytes(bad_version), "img"))
+                   if c.code == "header-version")
+    signature = next(c for c in verify(read_image(bytes(bad_signature), "img"))
+                     if c.code == "header-signature")
+    assert (version.result, version.message) == (
+        Result.FAIL,
+        f"header version {fmt ^ 3:#06x}, expected {fmt:#06x} for a {name} (byte offset 0x0)")
+    assert (signature.result, signature.message) == (
+        Result.FAIL, f"signature b'XDX-BLOB', expected b'TDX-BLOB' (byte offset {sig_at:#x})")

@@ -171,30 +171,36 @@ def _chk(
 # --- header checks ----------------------------------------------------------------------------
 
 
+def _header_version_check(image: Image, version: int, fmt: ImageFormat) -> Check:
+    ok = version == fmt
+    return _chk(
+        image,
+        ImageCheck.HEADER_VERSION,
+        ok,
+        f"header version {version:#06x}"
+        + ("" if ok else f", expected {fmt.value:#06x} for a {fmt.name.lower()}"),
+        0,
+        version=version,
+    )
+
+
+def _header_signature_check(image: Image, signature: bytes, offset: int) -> Check:
+    ok = signature == BLOB_SIGNATURE
+    return _chk(
+        image,
+        ImageCheck.HEADER_SIGNATURE,
+        ok,
+        f"signature {signature!r}" + ("" if ok else f", expected {BLOB_SIGNATURE!r}"),
+        offset,
+    )
+
+
 def _blob_header_checks(image: Image, h: BlobHeader) -> list[Check]:
     """0x100 ``tdx_blob`` (intel/blob_structure.txt; domain.md section 4)."""
-    out: list[Check] = []
-    out.append(
-        _chk(
-            image,
-            ImageCheck.HEADER_VERSION,
-            h.version == ImageFormat.TDX_BLOB,
-            f"header version {h.version:#06x}"
-            + ("" if h.version == ImageFormat.TDX_BLOB else ", expected 0x0100 for a tdx_blob"),
-            0,
-            version=h.version,
-        )
-    )
-    out.append(
-        _chk(
-            image,
-            ImageCheck.HEADER_SIGNATURE,
-            h.signature == BLOB_SIGNATURE,
-            f"signature {h.signature!r}"
-            + ("" if h.signature == BLOB_SIGNATURE else ", expected b'TDX-BLOB'"),
-            8,
-        )
-    )
+    out = [
+        _header_version_check(image, h.version, ImageFormat.TDX_BLOB),
+        _header_signature_check(image, h.signature, 8),
+    ]
     out.append(
         _chk(
             image,
@@ -303,28 +309,10 @@ def _module_pages_check(image: Image, module_len: int | None, offset: int) -> Ch
 def _image_header_checks(image: Image, h: TdxImageHeader) -> list[Check]:
     """0x200 ``tdx_image`` (merged kernel seamldr.c; domain.md section 4). The checksum is
     not checked by the kernel, so no check is made of it."""
-    out: list[Check] = []
-    out.append(
-        _chk(
-            image,
-            ImageCheck.HEADER_VERSION,
-            h.version == ImageFormat.TDX_IMAGE,
-            f"header version {h.version:#06x}"
-            + ("" if h.version == ImageFormat.TDX_IMAGE else ", expected 0x0200 for a tdx_image"),
-            0,
-            version=h.version,
-        )
-    )
-    out.append(
-        _chk(
-            image,
-            ImageCheck.HEADER_SIGNATURE,
-            h.signature == BLOB_SIGNATURE,
-            f"signature {h.signature!r}"
-            + ("" if h.signature == BLOB_SIGNATURE else ", expected b'TDX-BLOB'"),
-            4,
-        )
-    )
+    out = [
+        _header_version_check(image, h.version, ImageFormat.TDX_IMAGE),
+        _header_signature_check(image, h.signature, 4),
+    ]
     declared = PAGE_SIZE * (1 + h.sigstruct_nr_pages + h.module_nr_pages)
     out.append(
         _chk(
