@@ -305,12 +305,8 @@ def test_real_reader_never_creates(tmp_path: Path) -> None:
     assert not (tmp_path / "loading").exists()
 
 
-def test_enxio_on_other_attribute_is_a_host_error(tmp_path: Path) -> None:
+def test_eio_on_other_attribute_is_a_host_error(tmp_path: Path) -> None:
     sim = SimKernel(tmp_path)
-
-    class Broken(SimKernel):
-        pass
-
     real_read = sim.read_bytes
 
     def read(path: Path, limit: int = 4096) -> bytes:
