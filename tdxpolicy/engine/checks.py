@@ -37,7 +37,6 @@ from ..verdict import (
     Result,
     Reversibility,
     Verdict,
-    denies,
 )
 from ..version import Version
 
