@@ -142,8 +142,13 @@ def span_of(vs: VersionSet) -> Span:
     return out
 
 
+def _series_base(v: Version) -> int:
+    """The encoding of ``v``'s series' first possible version, ``M.m.0``."""
+    return (v.major << (2 * _F)) | (v.minor << _F)
+
+
 def series_span(v: Version) -> Span:
-    base = (v.major << (2 * _F)) | (v.minor << _F)
+    base = _series_base(v)
     return Span.of(base, base | _MASK)
 
 
@@ -151,11 +156,9 @@ def update_domain(target: Version) -> Span:
     """Running versions a runtime update (upgrade or reinstall) into ``target`` can come from:
     same series (domain.md section 2, same-series) and not newer than ``target`` (a move from a
     newer version is a rollback, which `update from` does not govern)."""
-    base = (target.major << (2 * _F)) | (target.minor << _F)
-    return Span.of(base, encode(target))
+    return Span.of(_series_base(target), encode(target))
 
 
 def rollback_domain(running: Version) -> Span:
     """Versions a runtime rollback from ``running`` can go to: older, same series."""
-    base = (running.major << (2 * _F)) | (running.minor << _F)
-    return Span.of(base, encode(running) - 1)
+    return Span.of(_series_base(running), encode(running) - 1)
