@@ -246,6 +246,11 @@ def _problem_code(iface: Interface) -> str:
 # --- reading -----------------------------------------------------------------------------------
 
 
+def _short(text: str) -> str:
+    """At most 40 characters of a bad value, for a message."""
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _fail(path: Path, message: str, code: str = "host-unavailable") -> HostError:
     return HostError([Problem(message, Location(str(path)))], code=code)
 
@@ -292,9 +297,9 @@ class _Reader:
     def count(self, path: Path, *, what: str) -> int:
         text = self.text(path, what=what).strip()
         if not re.fullmatch(r"[0-9]{1,10}", text):
-            shown = text if len(text) <= 40 else text[:37] + "..."
             raise _fail(
-                path, f"{what}: expected a decimal count like 12, got {shown!r}", "bad-host-data"
+                path, f"{what}: expected a decimal count like 12, got {_short(text)!r}",
+                "bad-host-data",
             )
         return int(text)
 
@@ -391,10 +396,10 @@ def probe(
                 )
         upload_status = rd.text(upload_dir / "status", what="the upload status").strip()
         if upload_status not in UPLOAD_STATUSES:
-            shown = upload_status if len(upload_status) <= 40 else upload_status[:37] + "..."
             raise _fail(
                 upload_dir / "status",
-                f"the upload status: expected one of {', '.join(UPLOAD_STATUSES)}, got {shown!r}",
+                f"the upload status: expected one of {', '.join(UPLOAD_STATUSES)}, "
+                f"got {_short(upload_status)!r}",
                 "bad-host-data",
             )
 
