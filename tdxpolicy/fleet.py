@@ -41,12 +41,12 @@ from typing import IO, Any, Callable, Iterable
 from .catalogue import Catalogue
 from .errors import TdxPolicyError
 from .hostfacts import HostFacts
+from .render.json_out import dumps
 from .sources.hostfacts import ALLOWED_KEYS, decode_json_text, facts_from_obj
 from .verdict import MoveOptions
 from .version import Version
 
 __all__ = ["FleetSummary", "FleetDecider", "run_fleet"]
-
 
 
 @dataclass
@@ -144,7 +144,7 @@ class FleetDecider:
             allowed = r.selected is not None
             failed = ()
             label = f"selected {r.selected}" if allowed else "none selectable"
-        body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+        body = dumps(doc, pretty=False)
         entry = _Entry(b"," + body[1:].encode("utf-8") + b"\n", allowed, failed, label)
         self.states[key] = entry
         return entry
@@ -157,7 +157,7 @@ class FleetDecider:
             "line": n,
             "error": err.to_json()["error"],
         }
-        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
+        return dumps(doc, pretty=False).encode("utf-8") + b"\n"
 
     def slow_line(self, raw: bytes | str, n: int, obj: Any = None, parsed: bool = False) -> bytes:
         """One line the fast path could not answer: full validation, located errors."""

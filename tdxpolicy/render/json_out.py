@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from enum import Enum
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 from ..catalogue import Catalogue, Release
 from ..model import Handoff, Location, Status, Svn
@@ -191,7 +191,3 @@ def dumps(doc: Any, *, pretty: bool = True) -> str:
     if pretty:
         return json.dumps(doc, indent=2, ensure_ascii=False, default=str)
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def error_json(problems: Sequence[Mapping[str, Any]], code: str, message: str) -> dict[str, Any]:
-    return {"code": code, "message": message, "problems": list(problems)}
