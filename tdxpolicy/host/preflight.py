@@ -4,9 +4,10 @@ One :class:`~tdxpolicy.verdict.Verdict` made of
 
 * the engine's decision for running -> target (:func:`tdxpolicy.engine.decide`; the update
   budget is the engine's ``remaining-updates`` check, fed from ``num_remaining_updates``),
-* the image's own checks (:func:`tdxpolicy.image.verify` for the kernel generation that was
-  probed, and the cross-checks against the catalogue), when an image is given,
-* host checks with stable codes (:data:`HOST_CHECKS`), from the probe.
+* the image's own checks (:func:`tdxpolicy.image.image_move_checks`: verification, identity
+  and the cross-checks against the catalogue), when an image is given,
+* host checks with stable codes (:data:`HOST_CHECKS`), from the probe; among them
+  ``kernel-image-format``, which holds the image's header against the probed kernel.
 
 Pure apart from the probe result and the injected ``can_write`` (``os.access`` on a real
 host; tests run as root, so they inject it). The CLI (``tdxpolicy preflight``) and the update
