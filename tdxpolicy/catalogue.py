@@ -31,7 +31,7 @@ from .model import (
 )
 from .version import Version
 
-__all__ = ["Release", "Catalogue", "merge", "fact_key"]
+__all__ = ["Release", "Catalogue", "merge", "fact_key", "distinct_versets"]
 
 
 @value
@@ -84,6 +84,13 @@ class Catalogue:
 
     def newest_first(self) -> tuple[Release, ...]:
         return tuple(reversed(self.releases))
+
+
+def distinct_versets(rules: Iterable[UpdateFrom | DenyFrom | RollbackTo]) -> list[str]:
+    """The version sets of ``rules`` as text, each once, in order: the same rule given by
+    several sources (the embedded document, Intel's mapping JSON and README) is one policy.
+    (``show`` still cites every source: merging keeps them all.)"""
+    return list(dict.fromkeys(str(r.versions) for r in rules))
 
 
 def fact_key(name: str, value: Any) -> Any:

@@ -26,7 +26,7 @@ import datetime as _dt
 from dataclasses import replace
 from typing import Any, Callable, Mapping
 
-from ..catalogue import Catalogue, Release
+from ..catalogue import Catalogue, Release, distinct_versets
 from ..hostfacts import HostFacts, cpuid_family_model
 from ..model import Location, Sourced, StatusKind
 from ..verdict import (
@@ -292,8 +292,7 @@ def _update_rule(running: Version | None, target: Version, t: Release | None) ->
             f"release {target} has no runtime-update policy: it cannot be updated into at "
             "runtime (install it with a reboot, or add an 'update from' rule)",
             {"update_from": []}, t.declared_at[0] if t.declared_at else None)
-    # The same rule from several sources (embedded document, mapping JSON, README) once.
-    rules = list(dict.fromkeys(str(u.versions) for u in t.update_from))
+    rules = distinct_versets(t.update_from)
     if running is None:
         return _UNKNOWN, _detail(
             "running version unknown: cannot tell whether release "

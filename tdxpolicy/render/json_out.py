@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from enum import Enum
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
-from ..catalogue import Catalogue, Release
+from ..catalogue import Catalogue, Release, distinct_versets
 from ..model import Handoff, Location, Status, Svn
 from ..verdict import Check, PathResult, SelectResult, Verdict
 from ..version import Version, VersionSet
@@ -129,12 +129,6 @@ def select_json(result: SelectResult, from_version: Version | None = None) -> di
     return out
 
 
-def _sets(rules: Iterable[Any]) -> list[str]:
-    # The same rule from several sources (the embedded document, Intel's mapping JSON and
-    # README) is one policy: list it once (`show` cites every source).
-    return list(dict.fromkeys(str(r.versions) for r in rules))
-
-
 def release_json(release: Release, verdict: Verdict | None = None) -> dict[str, Any]:
     """One row of ``list/1``: identity, lifecycle, update policy, known facts, and (when host
     facts were given) whether this host can move there."""
@@ -149,12 +143,12 @@ def release_json(release: Release, verdict: Verdict | None = None) -> dict[str, 
     if status is not None:
         out["support_reason"] = status.reason
     out["policy"] = {
-        "update_from": _sets(release.update_from),
+        "update_from": distinct_versets(release.update_from),
         "deny_from": [
             {"versions": v, "reason": why}
             for v, why in dict.fromkeys((str(r.versions), r.reason) for r in release.deny_from)
         ],
-        "rollback_to": _sets(release.rollback_to),
+        "rollback_to": distinct_versets(release.rollback_to),
         "advisories": list(dict.fromkeys(a.word for a in release.advisories)),
     }
     out["facts"] = {name: json_value(s.value) for name, s in f.items()}

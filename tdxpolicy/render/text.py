@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..catalogue import Catalogue, Release
+from ..catalogue import Catalogue, Release, distinct_versets
 from ..model import Location
 from ..verdict import Check, PathResult, Result, SelectResult, Verdict
 from ..version import Version
@@ -230,8 +230,7 @@ def render_select(result: SelectResult, color: bool = False,
 
 def _policy_summary(r: Release) -> str:
     def sets(rules: Iterable[Any]) -> str:
-        # A rule given by several sources (embedded document, mapping JSON, README) once.
-        return " | ".join(dict.fromkeys(str(x.versions) for x in rules))
+        return " | ".join(distinct_versets(rules))
 
     parts = []
     if r.update_from:
