@@ -25,14 +25,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..catalogue import Catalogue, Release
     from ..graph import Edge
 
-try:  # start-up speed; see _fast_params
-    from ._fast_params import install as _install_fast_params
-
-    _install_fast_params()
-except ImportError:  # pragma: no cover
-    pass
-
-
 def _emit_json(obj: Any) -> None:
     import json
 

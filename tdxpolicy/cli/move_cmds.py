@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional, Sequence
 import typer
 
 from . import ExitCode, app
-from ._fast_params import install as _install_fast_params
 from .facts_opts import (
     AcknowledgeOpt,
     AllowDebugOpt,
@@ -30,9 +29,6 @@ from .facts_opts import (
     parse_version_flag,
 )
 from .options import FormatOpt, NoDefaultPolicyOpt, OutputFormat, PolicyOpt, load_policy
-
-# typer's per-option pydantic coercion costs ~70 ms at start-up; plain options do not need it.
-_install_fast_params()
 
 if TYPE_CHECKING:
     from ..catalogue import Catalogue
