@@ -110,15 +110,8 @@ def validate_facts_obj(obj: Any) -> list[tuple[str, str]]:
                 if parse_cpuid_field(item) is None:
                     errors.append((f"$.cpuid[{i}]", f"{_EXPECTED_CPUID}, got {_show(item)}"))
     rem = obj.get("num_remaining_updates")
-    if rem is not None:
-        if not _is_integer(rem):
-            errors.append(
-                ("$.num_remaining_updates", f"expected a whole number >= 0, got {_show(rem)}")
-            )
-        elif rem < 0:
-            errors.append(
-                ("$.num_remaining_updates", f"expected a whole number >= 0, got {_show(rem)}")
-            )
+    if rem is not None and (not _is_integer(rem) or rem < 0):
+        errors.append(("$.num_remaining_updates", f"expected a whole number >= 0, got {_show(rem)}"))
     host = obj.get("host", "")
     if type(host) is not str:
         errors.append(("$.host", f"expected a string, got {_show(host)}"))
