@@ -10,13 +10,9 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-__all__ = ["grammar_path", "schema_path", "package_dir", "data_dir"]
+__all__ = ["grammar_path", "schema_path", "data_dir"]
 
 _PKG = Path(__file__).resolve().parent
-
-
-def package_dir() -> Path:
-    return _PKG
 
 
 @cache
