@@ -266,7 +266,8 @@ def _parser() -> Lark:
 
 def read_document(data: bytes, file: str, *, embedded: bool = False) -> PolicyDocument:
     """Decode and parse a document's bytes."""
-    return parse_document(decode_document(data, file), file, embedded=embedded)
+    # decode_document has made every check parse_document makes on text.
+    return _parse_checked(decode_document(data, file), file, embedded)
 
 
 def parse_document(text: str, file: str, *, embedded: bool = False) -> PolicyDocument:
@@ -274,6 +275,10 @@ def parse_document(text: str, file: str, *, embedded: bool = False) -> PolicyDoc
     _check_text(text, file)
     if len(text.encode("utf-8")) > MAX_DOCUMENT_BYTES:
         decode_document(text.encode("utf-8"), file)  # raises the size error
+    return _parse_checked(text, file, embedded)
+
+
+def _parse_checked(text: str, file: str, embedded: bool) -> PolicyDocument:
     lines = text.split("\n")
     if not any(ln.strip() and not ln.lstrip().startswith("#") for ln in lines):
         what = "empty file" if not text.strip() else "no statements, only comments"
