@@ -135,7 +135,7 @@ def _need_target(target: "Version | None") -> "Version":
     return target
 
 
-def _emit(fmt: OutputFormat, text: str) -> None:
+def _emit(text: str) -> None:
     sys.stdout.write(text)
     sys.stdout.flush()
 
@@ -202,11 +202,11 @@ def can_upgrade(
     if format is OutputFormat.json:
         from ..render.json_out import verdict_json
 
-        _emit(format, _json(verdict_json(verdict)))
+        _emit(_json(verdict_json(verdict)))
     else:
         from ..render.text import render_verdict
 
-        _emit(format, render_verdict(verdict, color=_color()))
+        _emit(render_verdict(verdict, color=_color()))
     return ExitCode.OK if verdict.allowed else ExitCode.DENIED
 
 
@@ -261,11 +261,11 @@ def path_cmd(
     if format is OutputFormat.json:
         from ..render.json_out import path_json
 
-        _emit(format, _json(path_json(result)))
+        _emit(_json(path_json(result)))
     else:
         from ..render.text import render_path
 
-        _emit(format, render_path(result, color=_color()))
+        _emit(render_path(result, color=_color()))
     return ExitCode.OK if result.found else ExitCode.DENIED
 
 
@@ -322,11 +322,11 @@ def select_cmd(
     if format is OutputFormat.json:
         from ..render.json_out import select_json
 
-        _emit(format, _json(select_json(result, host.module_version)))
+        _emit(_json(select_json(result, host.module_version)))
     else:
         from ..render.text import render_select
 
-        _emit(format, render_select(result, color=_color(), from_version=host.module_version))
+        _emit(render_select(result, color=_color(), from_version=host.module_version))
     return ExitCode.OK if result.selected is not None else ExitCode.DENIED
 
 
@@ -363,11 +363,11 @@ def list_cmd(
     if format is OutputFormat.json:
         from ..render.json_out import list_json
 
-        _emit(format, _json(list_json(catalogue, verdicts, host.module_version)))
+        _emit(_json(list_json(catalogue, verdicts, host.module_version)))
     else:
         from ..render.text import render_list
 
-        _emit(format, render_list(catalogue, verdicts, color=_color(),
+        _emit(render_list(catalogue, verdicts, color=_color(),
                                   from_version=host.module_version))
     return ExitCode.OK
 
