@@ -141,11 +141,9 @@ def _facts_filter(catalogue: "Catalogue", opts: dict[str, Any]) -> Any:
 
     host = host_facts_from_options(None, opts["seamldr"], opts["cpuid"], opts["remaining"],
                                    opts["facts"])
-    import datetime as _dt
-
-    options = move_options_from(
+    options = move_options_from(  # today: the real date (move_options_from's default)
         allow_debug=opts["allow_debug"], strict=opts["strict"], acknowledge=opts["acknowledge"],
-        assume_unknown_ok=opts["assume_unknown_ok"], today=_dt.date.today(),
+        assume_unknown_ok=opts["assume_unknown_ok"],
     )
 
     def keep(e: "Edge") -> bool:
