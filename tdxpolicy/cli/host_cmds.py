@@ -28,7 +28,7 @@ from .facts_opts import (
     move_options_from,
     parse_version_flag,
 )
-from .options import FormatOpt, NoDefaultPolicyOpt, OutputFormat, PolicyOpt, load_policy
+from .options import FormatOpt, NoDefaultPolicyOpt, OutputFormat, PolicyOpt, ToOpt, load_policy
 
 if TYPE_CHECKING:
     from ..host.preflight import Preflight
@@ -50,9 +50,6 @@ ProcRootOpt = Annotated[
     Path,
     typer.Option("--proc-root", metavar="DIR", help="Where procfs is mounted (tests: a fake tree).",
                  rich_help_panel=_HOST),
-]
-ToOpt = Annotated[
-    Optional[str], typer.Option("--to", metavar="VERSION", help="Target TDX module version.")
 ]
 ImageOpt = Annotated[
     Optional[Path],

@@ -28,7 +28,7 @@ from .facts_opts import (
     move_options_from,
     parse_version_flag,
 )
-from .options import FormatOpt, NoDefaultPolicyOpt, OutputFormat, PolicyOpt, load_policy
+from .options import FormatOpt, NoDefaultPolicyOpt, OutputFormat, PolicyOpt, ToOpt, load_policy
 
 if TYPE_CHECKING:
     from ..catalogue import Catalogue
@@ -36,9 +36,6 @@ if TYPE_CHECKING:
     from ..verdict import Check, MoveOptions, Verdict
     from ..version import Version
 
-ToOpt = Annotated[
-    Optional[str], typer.Option("--to", metavar="VERSION", help="Target TDX module version.")
-]
 MaxHopsOpt = Annotated[
     Optional[int],
     typer.Option("--max-hops", metavar="N", min=1,

@@ -29,6 +29,9 @@ NoDefaultPolicyOpt = Annotated[
     bool,
     typer.Option("--no-default-policy", help="Leave the embedded catalogue of Intel releases out."),
 ]
+ToOpt = Annotated[
+    Optional[str], typer.Option("--to", metavar="VERSION", help="Target TDX module version.")
+]
 FormatOpt = Annotated[
     OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
 ]
