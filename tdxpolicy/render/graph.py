@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..graph import Edge, EdgeKind, VersionGraph
+from ..catalogue import Release
+from ..graph import EdgeKind, VersionGraph
 from ..model import StatusKind
 
 __all__ = ["GRAPH_TAG", "graph_json", "graph_text", "graph_dot", "graph_mermaid"]
@@ -18,19 +19,26 @@ __all__ = ["GRAPH_TAG", "graph_json", "graph_text", "graph_dot", "graph_mermaid"
 GRAPH_TAG = "graph/1"
 
 
-def _status(graph: VersionGraph, i: int) -> str | None:
-    st = graph.catalogue.releases[i].facts.status
+def _status(r: Release) -> str | None:
+    st = r.facts.status
     return None if st is None else st.value.kind.value
+
+
+def _by_series(graph: VersionGraph) -> dict[str, list[Release]]:
+    series: dict[str, list[Release]] = {}
+    for r in graph.catalogue.releases:
+        series.setdefault(r.version.series_text, []).append(r)
+    return series
 
 
 def graph_json(graph: VersionGraph) -> dict[str, Any]:
     nodes = []
-    for i, r in enumerate(graph.catalogue.releases):
+    for r in graph.catalogue.releases:
         nodes.append(
             {
                 "version": r.version.text,
                 "series": r.version.series_text,
-                "status": _status(graph, i),
+                "status": _status(r),
                 "has_update_policy": r.has_update_policy,
             }
         )
@@ -49,10 +57,10 @@ def graph_json(graph: VersionGraph) -> dict[str, Any]:
 def graph_text(graph: VersionGraph) -> str:
     """One line per release: ``1.5.01 -> 1.5.05 1.5.06 ...`` (rollbacks marked ``(rollback)``)."""
     lines: list[str] = []
-    for i, r in enumerate(graph.catalogue.releases):
+    for r in graph.catalogue.releases:
         succ = graph.successors(r.version)
         notes = []
-        st = _status(graph, i)
+        st = _status(r)
         if st:
             notes.append(st)
         if not r.has_update_policy:
@@ -80,16 +88,12 @@ def graph_dot(graph: VersionGraph) -> str:
         '  node [shape=box, fontname="Helvetica"];',
         '  edge [fontname="Helvetica", fontsize=9];',
     ]
-    series: dict[str, list[int]] = {}
-    for i, r in enumerate(graph.catalogue.releases):
-        series.setdefault(r.version.series_text, []).append(i)
-    for name, idxs in series.items():
+    for name, rels in _by_series(graph).items():
         out.append(f"  subgraph {_dq('cluster_' + name)} {{")
         out.append(f"    label={_dq('series ' + name)};")
-        for i in idxs:
-            r = graph.catalogue.releases[i]
+        for r in rels:
             attrs = []
-            st = _status(graph, i)
+            st = _status(r)
             if st == StatusKind.PREVIEW.value:
                 attrs += ['style="dashed"', f"xlabel={_dq('preview')}"]
             elif st == StatusKind.WITHDRAWN.value:
@@ -108,23 +112,18 @@ def graph_dot(graph: VersionGraph) -> str:
     return "\n".join(out) + "\n"
 
 
-def _mid(e: Edge | str) -> str:
-    text = e if isinstance(e, str) else e.source.text
+def _mid(text: str) -> str:
     return "v" + text.replace(".", "_")
 
 
 def graph_mermaid(graph: VersionGraph) -> str:
     """Mermaid ``flowchart``, one subgraph per series."""
     out = ["flowchart LR"]
-    series: dict[str, list[int]] = {}
-    for i, r in enumerate(graph.catalogue.releases):
-        series.setdefault(r.version.series_text, []).append(i)
-    for name, idxs in series.items():
+    for name, rels in _by_series(graph).items():
         out.append(f"  subgraph {_mid('s' + name)}[\"series {name}\"]")
-        for i in idxs:
-            r = graph.catalogue.releases[i]
+        for r in rels:
             label = r.version.text
-            st = _status(graph, i)
+            st = _status(r)
             if st:
                 label += f" ({st})"
             out.append(f'    {_mid(r.version.text)}["{label}"]')
