@@ -26,7 +26,6 @@ from ..model import PolicyDocument
 
 __all__ = [
     "COMPILED_NAME",
-    "COMPILED_TAG",
     "releases_dir",
     "read_embedded_bytes",
     "digest_documents",
@@ -36,7 +35,6 @@ __all__ = [
 ]
 
 COMPILED_NAME = "catalogue.json"
-COMPILED_TAG = "catalogue/1"
 
 
 def releases_dir() -> Path:
@@ -71,10 +69,10 @@ def _parse_all(docs: dict[str, bytes]) -> list[PolicyDocument]:
 
 def compile_documents(docs: dict[str, bytes]) -> bytes:
     """Parse the documents and write them as the ``catalogue/1`` JSON export (bytes)."""
-    from ..serialize import document_to_json
+    from ..serialize import CATALOGUE_TAG, document_to_json
 
     out = {
-        "tdxpolicy": COMPILED_TAG,
+        "tdxpolicy": CATALOGUE_TAG,
         "digest": digest_documents(docs),
         "documents": [document_to_json(d) for d in _parse_all(docs)],
     }
@@ -82,17 +80,17 @@ def compile_documents(docs: dict[str, bytes]) -> bytes:
 
 
 def _load_compiled(docs: dict[str, bytes]) -> list[PolicyDocument] | None:
+    from ..serialize import CATALOGUE_TAG, document_from_json
+
     path = releases_dir().parent / COMPILED_NAME
     try:
         data = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or data.get("tdxpolicy") != COMPILED_TAG:
+    if not isinstance(data, dict) or data.get("tdxpolicy") != CATALOGUE_TAG:
         return None
     if data.get("digest") != digest_documents(docs):
         return None
-    from ..serialize import document_from_json
-
     try:
         return [document_from_json(d) for d in data["documents"]]
     except (KeyError, TypeError, ValueError):
