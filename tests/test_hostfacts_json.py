@@ -125,5 +125,12 @@ def test_validator_agrees_with_jsonschema(obj: Any) -> None:
     theirs = VALIDATOR.is_valid(obj)
     assert ours == theirs, (obj, validate_facts_obj(obj), [e.message for e in VALIDATOR.iter_errors(obj)])
     if ours:
-        facts = facts_from_obj(obj, "gen")  # valid -> always converts
-        assert isinstance(facts, HostFacts)
+        facts = facts_from_obj(obj, "gen")  # valid -> always converts, keeping every fact
+        for key in ("module_version", "seamldr_version"):
+            given, got = obj.get(key), getattr(facts, key)
+            assert (got is None) if given is None else (got.text == given.rstrip("\n")), key
+        cpuid, rem = obj.get("cpuid"), obj.get("num_remaining_updates")
+        assert facts.cpuid == (None if cpuid is None else
+                               tuple(int(c.rstrip("\n"), 16) for c in cpuid))
+        assert facts.num_remaining_updates == (None if rem is None else int(rem))
+        assert facts.host == obj.get("host")
