@@ -3,8 +3,8 @@
 Layout: the answer first (``DENIED: 1.5.16 -> 1.5.08 (rollback)``), then a compact table of
 checks with failures first (fail, unknown, warn, pass) and the ``file:line`` that decided each,
 then what to do next. Colour is plain ANSI escapes and only when the caller says so (the CLI
-passes ``color=sys.stdout.isatty()``); no terminal library is imported, so text output costs
-nothing at start-up. No I/O here.
+decides, from whether stdout is a terminal); no terminal library is imported,
+so text output costs nothing at start-up. No I/O here.
 """
 
 from __future__ import annotations
