@@ -16,6 +16,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from ._value import value
 from .errors import ConflictError, Problem
+from .hostfacts import format_cpuid
 from .model import (
     FACT_NAMES,
     Advisory,
@@ -137,7 +138,7 @@ def _merge_facts(
 
 def _show(name: str, value: Any) -> str:
     if name == "platforms":
-        return " ".join(f"{p:#X}".replace("0X", "0x") for p in value)
+        return " ".join(format_cpuid(p) for p in value)
     if name == "seamldr":
         return " ".join(v.text for v in value)
     if name == "features0":

@@ -13,7 +13,7 @@ from dataclasses import field, replace
 from ._value import value
 from .version import Version
 
-__all__ = ["HostFacts", "cpuid_family_model"]
+__all__ = ["HostFacts", "cpuid_family_model", "format_cpuid"]
 
 # CPUID.1.EAX: stepping is bits 3:0 and is ignored when matching a sigstruct CPUID table
 # (domain.md, rule "cpu").
@@ -23,6 +23,11 @@ STEPPING_MASK = 0xF
 def cpuid_family_model(eax: int) -> int:
     """CPUID.1.EAX with the stepping masked off, as P-SEAMLDR compares it."""
     return eax & ~STEPPING_MASK
+
+
+def format_cpuid(eax: int) -> str:
+    """A CPUID.1.EAX value as messages and JSON show it: ``0x806F8``."""
+    return f"0x{eax:X}"
 
 
 @value

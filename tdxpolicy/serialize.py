@@ -15,6 +15,7 @@ import datetime as _dt
 from typing import Any
 
 from .catalogue import Release
+from .hostfacts import format_cpuid
 from .model import (
     Advisory,
     DenyFrom,
@@ -59,7 +60,7 @@ def fact_value_to_json(name: str, value: Any) -> Any:
     if name == "svn":
         return str(value)
     if name == "platforms":
-        return [_hex(p) for p in value]
+        return [format_cpuid(p) for p in value]
     if name == "seamldr":
         return [v.text for v in value]
     if name == "features0":

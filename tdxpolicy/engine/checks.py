@@ -27,7 +27,7 @@ from dataclasses import replace
 from typing import Any, Callable, Mapping
 
 from ..catalogue import Catalogue, Release, distinct_versets
-from ..hostfacts import HostFacts, cpuid_family_model
+from ..hostfacts import HostFacts, cpuid_family_model, format_cpuid
 from ..model import Location, Sourced, StatusKind
 from ..verdict import (
     Check,
@@ -79,10 +79,6 @@ def move_kind(running: Version | None, target: Version) -> MoveKind | None:
 
 def _v(v: Version | None) -> str | None:
     return None if v is None else v.text
-
-
-def _hex(x: int) -> str:
-    return f"{x:#X}".replace("0X", "0x")
 
 
 def _detail(message: str, facts: Mapping[str, Any] | None = None,
@@ -160,7 +156,7 @@ def _cpu(target: Version, t: Release | None, facts: HostFacts, options: MoveOpti
             f"release {target}'s CPUID table is not known to any policy source: add a "
             "'platforms' fact", {"to_version": target.text})
     cpus = facts.cpuid
-    shown = [_hex(p) for p in table.value]
+    shown = [format_cpuid(p) for p in table.value]
     if cpus is None:
         return _unknown_host_fact("CPUID of the CPU packages", "--cpuid", options,
                                   {"cpuid": None, "platforms": shown})
@@ -170,14 +166,14 @@ def _cpu(target: Version, t: Release | None, facts: HostFacts, options: MoveOpti
         return _UNKNOWN, _detail("no CPU package given: give the CPUID of every package "
                                  "(--cpuid, repeatable)", {"cpuid": [], "platforms": shown})
     masked = {cpuid_family_model(p) for p in table.value}
-    used = {"cpuid": [_hex(c) for c in cpus], "platforms": shown}
+    used = {"cpuid": [format_cpuid(c) for c in cpus], "platforms": shown}
     bad = [c for c in cpus if cpuid_family_model(c) not in masked]
     if not bad:
         return _PASS, _detail(
-            f"every CPU package ({', '.join(_hex(c) for c in dict.fromkeys(cpus))}) is in "
+            f"every CPU package ({', '.join(format_cpuid(c) for c in dict.fromkeys(cpus))}) is in "
             f"release {target}'s CPUID table", used, table.source)
     return _FAIL, _detail(
-        f"CPU {', '.join(_hex(c) for c in dict.fromkeys(bad))} (stepping ignored) is not in "
+        f"CPU {', '.join(format_cpuid(c) for c in dict.fromkeys(bad))} (stepping ignored) is not in "
         f"release {target}'s CPUID table ({', '.join(shown) or 'empty'}): P-SEAMLDR would "
         "refuse the image on this platform", used, table.source)
 
