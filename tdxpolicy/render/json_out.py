@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from ..catalogue import Catalogue, Release, distinct_versets
 from ..model import Handoff, Location, Status, Svn
-from ..verdict import Check, PathResult, SelectResult, Verdict
+from ..verdict import Check, PathResult, Result, SelectResult, Verdict
 from ..version import Version, VersionSet
 
 __all__ = [
@@ -159,7 +159,7 @@ def release_json(release: Release, verdict: Verdict | None = None) -> dict[str, 
             "kind": verdict.kind.value if verdict.kind is not None else None,
             "allowed": verdict.allowed,
             "failed": [c.code for c in verdict.failed],
-            "unknown": [c.code for c in verdict.failed if c.result.value == "unknown"],
+            "unknown": [c.code for c in verdict.failed if c.result is Result.UNKNOWN],
         }
     return out
 
