@@ -71,3 +71,23 @@ def test_version_in_reserved3_refused_on_1x(version: tuple[int, int, int]) -> No
     assert c.message == (f"sigstruct reserved3[0:8] (decodes as {v}, but only 2.x sigstructs "
                          "carry a version there) must be zero; first non-zero byte "
                          f"(byte offset {0x1000 + 1000:#x})")
+
+
+def test_move_commands_refuse_a_fifo_image_without_waiting(tmp_path: Path) -> None:
+    """can-upgrade/path/select --image read the image through the same capped, non-blocking
+    reader as the image commands: a FIFO is refused at once (exit 2), not waited on."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "image.fifo"
+    os.mkfifo(fifo)
+    p = subprocess.run(
+        [sys.executable, "-m", "tdxpolicy", "can-upgrade", "--from", "1.5.06", "--to", "1.5.16",
+         "--image", str(fifo), "--format", "json"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert p.returncode == 2
+    err = json.loads(p.stdout)["error"]
+    assert err["message"].startswith(f"--image: cannot read {fifo}: expected an image file")

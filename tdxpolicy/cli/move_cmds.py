@@ -101,14 +101,17 @@ def _image_checks(
     """
     from ..errors import InputError
     from ..image import image_move_checks
+    from ..image.reader import read_file_limited
 
     checks: list[Check] = []
     for path in images:
         try:
-            data = path.read_bytes()
-        except OSError as e:
-            raise InputError(f"--image: cannot read {path}: {e.strerror or e}",
-                             code="unreadable") from None
+            # Size-capped, and never blocks on a FIFO or reads a device (the image reader's
+            # own file access).
+            data = read_file_limited(path)
+        except InputError as e:
+            raise InputError(f"--image: cannot read {path}: {e.problems[0].message}",
+                             code=e.code) from None
         ident, found = image_move_checks(data, str(path), catalogue, target)
         if target is None:
             if ident is None:
