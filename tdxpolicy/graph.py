@@ -35,7 +35,7 @@ from .catalogue import Catalogue, Release
 from .model import Location
 from .version import Op, Version, VersionSet
 
-__all__ = ["EdgeKind", "Edge", "IndexRange", "index_range", "VersionGraph"]
+__all__ = ["EdgeKind", "Edge", "IndexRange", "VersionGraph"]
 
 
 class EdgeKind(str, Enum):
@@ -92,9 +92,8 @@ class IndexRange:
 _EMPTY = IndexRange(0, 0)
 
 
-def index_range(vs: VersionSet, series: tuple[int, int], keys: Sequence[tuple[int, int, int]]) -> IndexRange:
-    """The members of one series (sorted ``keys``) that ``vs`` admits, as an index range (also
-    the path search's view of ``update from`` rules, :mod:`tdxpolicy.engine.plan`)."""
+def _range_of(vs: VersionSet, series: tuple[int, int], keys: Sequence[tuple[int, int, int]]) -> IndexRange:
+    """The members of one series (sorted ``keys``) that ``vs`` admits, as an index range."""
     lo, hi = 0, len(keys)
     excluded: set[int] = set()
     for c in vs.clauses:
@@ -188,7 +187,7 @@ class VersionGraph:
                     tuple(
                         (rg, rule.source)
                         for rule in r.update_from
-                        if not (rg := index_range(rule.versions, key, keys)).empty
+                        if not (rg := _range_of(rule.versions, key, keys)).empty
                     )
                 )
                 if any(d.versions.matches(r.version) for d in catalogue.deny_to):
@@ -198,14 +197,14 @@ class VersionGraph:
                         tuple(
                             rg
                             for d in r.deny_from
-                            if not (rg := index_range(d.versions, key, keys)).empty
+                            if not (rg := _range_of(d.versions, key, keys)).empty
                         )
                     )
                 rollbacks.append(
                     tuple(
                         (rg, rule.source)
                         for rule in r.rollback_to
-                        if not (rg := index_range(rule.versions, key, keys)).empty
+                        if not (rg := _range_of(rule.versions, key, keys)).empty
                     )
                 )
                 self._where[r.version] = (key, i)

@@ -20,10 +20,10 @@ first, then newer intermediates (forward greedy over the BFS layers, newest firs
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from typing import Any
 
 from ..catalogue import Catalogue, Release
-from ..graph import index_range
 from ..hostfacts import HostFacts, cpuid_family_model
 from ..verdict import (
     Candidate,
@@ -37,7 +37,7 @@ from ..verdict import (
     denies,
 )
 from ..model import StatusKind
-from ..version import Version
+from ..version import Op, Version, VersionSet
 from .checks import decide, state_outcome
 
 __all__ = ["plan", "select"]
@@ -64,8 +64,8 @@ class _Series:
 
 class _Static:
     """One release's facts for the search: SVN, handoff, and its ``update from`` rules as
-    index intervals of the sorted series (:func:`tdxpolicy.graph.index_range`: closed
-    ``lo..hi`` minus the indices a ``!=`` clause excludes)."""
+    index intervals of the sorted series (exact for rules without ``!=``; a rule with ``!=``
+    is bounded by its interval and then checked with :meth:`VersionSet.matches`)."""
 
     __slots__ = ("release", "version", "svn", "handoff", "rules", "deny_from", "rollback_to",
                  "files", "platforms")
@@ -83,18 +83,43 @@ class _Static:
         self.deny_from = [d.versions for d in rel.deny_from] if rel.deny_from else ()
         self.rollback_to = [r.versions for r in rel.rollback_to] if rel.rollback_to else ()
         self.files = [loc.file for loc in rel.declared_at]
-        # (lo, hi, excluded): the indices lo..hi the rule admits, minus those in excluded
-        self.rules: list[tuple[int, int, frozenset[int]]] = []
+        # (lo, hi, None when the interval is exact, else the rule's VersionSet)
+        self.rules: list[tuple[int, int, VersionSet | None]] = []
+        if not rel.update_from:
+            return
+        keys, n = s.keys, len(s.keys)
         series = rel.version.series
         for rule in rel.update_from:
-            rg = index_range(rule.versions, series, s.keys)
-            if not rg.empty:
-                self.rules.append((rg.lo, rg.hi - 1, rg.excluded))
+            lo, hi, exact = 0, n - 1, True
+            for c in rule.versions.clauses:
+                w, op = c.version, c.op
+                if op is Op.ANY or w is None:
+                    continue
+                if op is Op.SERIES:
+                    if (w.major, w.minor) != series:
+                        hi = -1
+                    continue
+                k = (w.major, w.minor, w.update)
+                if op is Op.GE:
+                    lo = max(lo, bisect_left(keys, k))
+                elif op is Op.GT:
+                    lo = max(lo, bisect_right(keys, k))
+                elif op is Op.LE:
+                    hi = min(hi, bisect_right(keys, k) - 1)
+                elif op is Op.LT:
+                    hi = min(hi, bisect_left(keys, k) - 1)
+                elif op is Op.EQ:
+                    lo = max(lo, bisect_left(keys, k))
+                    hi = min(hi, bisect_right(keys, k) - 1)
+                else:  # != cuts a hole: not an interval
+                    exact = False
+            if lo <= hi:
+                self.rules.append((lo, hi, None if exact else rule.versions))
 
-    def admits(self, u: int) -> bool:
+    def admits(self, u: int, version: Version) -> bool:
         """Whether an ``update from`` rule admits release ``u`` (domain.md "update-rule")."""
-        for lo, hi, excluded in self.rules:
-            if lo <= u <= hi and u not in excluded:
+        for lo, hi, inexact in self.rules:
+            if lo <= u <= hi and (inexact is None or inexact.matches(version)):
                 return True
         return False
 
@@ -200,7 +225,7 @@ class _Search:
         if (u, v) in self.banned:
             return False
         su, sv = self.s.static(u), self.s.static(v)
-        if not sv.admits(u):  # update-rule
+        if not sv.admits(u, su.version):  # update-rule
             return False
         a, b = su.svn, sv.svn  # svn: major equal, minor not lower
         if a is None or b is None or a[0] != b[0] or b[1] < a[1]:
