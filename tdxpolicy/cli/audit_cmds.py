@@ -116,7 +116,7 @@ def audit_cmd(
     no_default_policy: NoDefaultPolicyOpt = False,
     images: Annotated[
         Optional[Path],
-        typer.Option("--images", help="Directory of module images (*.blob, *.bin, *.img) to "
+        typer.Option("--images", metavar="DIR", help="Directory of module images (*.blob, *.bin, *.img) to "
                      "verify and check against the sources; or one image file."),
     ] = None,
     fmt: Annotated[
@@ -126,7 +126,7 @@ def audit_cmd(
     ] = AuditFormat.text,
     today: Annotated[
         Optional[str],
-        typer.Option("--today", help="Date for the stale-document rule (YYYY-MM-DD); default: "
+        typer.Option("--today", metavar="DATE", help="Date for the stale-document rule (YYYY-MM-DD); default: "
                      "today."),
     ] = None,
 ) -> int:

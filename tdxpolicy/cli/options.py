@@ -21,6 +21,7 @@ PolicyOpt = Annotated[
     Optional[list[Path]],
     typer.Option(
         "--policy",
+        metavar="PATH",
         help="Policy document, Intel mapping_file.json, Intel README table, or a directory of "
         "them (repeatable). Adds to the embedded catalogue.",
     ),
