@@ -85,7 +85,8 @@ def _read_image(path: Path) -> bytes:
 
 
 def render_probe(result: ProbeResult) -> str:
-    from ..host.probe import format_cpu_list, format_cpuid
+    from ..host.probe import format_cpu_list
+    from ..hostfacts import format_cpuid
 
     f, i = result.facts, result.interface
     lines = [

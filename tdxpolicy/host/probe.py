@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HostError, Problem
-from ..hostfacts import HostFacts
+from ..hostfacts import HostFacts, format_cpuid
 from ..model import Location
 from ..version import Version, VersionError, parse_version
 from . import sysfs as _sysfs
@@ -231,8 +231,6 @@ def facts_to_json(facts: HostFacts) -> dict[str, Any]:
     return out
 
 
-def format_cpuid(eax: int) -> str:
-    return "0x" + format(eax, "X")
 
 
 def _problem_code(iface: Interface) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Collection
 
 from ..model import Location, ReleaseFacts, Sourced
+from ..hostfacts import format_cpuid
 from ..verdict import Check, Result
 from ..version import Version
 from .identity import Identity, identify, identity_checks, name_version
@@ -77,7 +78,7 @@ def image_release_facts(image: Image) -> ReleaseFacts:
 
 
 def _platforms(values: Collection[int]) -> str:
-    return " ".join(f"{v:#X}".replace("0X", "0x") for v in sorted(values)) or "(none)"
+    return " ".join(format_cpuid(v) for v in sorted(values)) or "(none)"
 
 
 def _validity_check(image: Image, checks: list[Check]) -> Check:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Sequence
 
+from ..hostfacts import format_cpuid
 from ..verdict import Check, Result
 from .identity import Identity
 from .reader import (
@@ -27,8 +28,6 @@ def _hex(v: int) -> str:
     return f"{v:#x}"
 
 
-def _cpuid(v: int) -> str:
-    return f"{v:#X}".replace("0X", "0x")
 
 
 def _header_facts(image: Image) -> dict[str, Any] | None:
@@ -105,7 +104,7 @@ def image_facts(image: Image) -> dict[str, Any]:
         if mv is None
         else {"version": f"{mv[0]}.{mv[1]}.{mv[2]:02d}", "build": mv[3], "build2": mv[4]},
         "cpuid_table_size": s.cpuid_table_size,
-        "cpuid_table": [_cpuid(x) for x in s.cpuid_table],
+        "cpuid_table": [format_cpuid(x) for x in s.cpuid_table],
     }
     return {
         "size": image.size,

@@ -28,6 +28,7 @@ from enum import Enum
 from typing import Any, Collection, Iterable
 
 from ..model import Location
+from ..hostfacts import format_cpuid
 from ..verdict import Check, Result
 from .reader import (
     BLOB_SIGNATURE,
@@ -703,7 +704,7 @@ def _cpuid_check(image: Image) -> Check:
         return _chk(image, ImageCheck.CPUID_TABLE, False,
                     "a production-signed module must have a non-empty CPUID table",
                     s.at("cpuid_table_size"), size=0)
-    table = [f"{x:#X}".replace("0X", "0x") for x in s.cpuid_table]
+    table = [format_cpuid(x) for x in s.cpuid_table]
     shown = " ".join(table) or "(empty: any CPU)"
     return _chk(image, ImageCheck.CPUID_TABLE, True, f"CPUID table: {shown}", s.at("cpuid_table"),
                 size=n, table=table)
