@@ -32,7 +32,7 @@ from .model import (
 )
 from .version import Version
 
-__all__ = ["Release", "Catalogue", "merge", "fact_key", "distinct_versets"]
+__all__ = ["Release", "Catalogue", "merge", "fact_key", "show_fact", "distinct_versets"]
 
 
 @value
@@ -122,7 +122,7 @@ def _merge_facts(
         first = decls[0]
         key = fact_key(name, first.value)
         if any(fact_key(name, d.value) != key for d in decls[1:]):
-            shown = ", ".join(f"{_show(name, d.value)} at {d.source}" for d in decls)
+            shown = ", ".join(f"{show_fact(name, d.value)} at {d.source}" for d in decls)
             problems.append(
                 Problem(
                     f"release {version}: fact '{name}' is declared with different values: {shown}",
@@ -136,13 +136,18 @@ def _merge_facts(
     return ReleaseFacts(**merged)
 
 
-def _show(name: str, value: Any) -> str:
+def show_fact(name: str, value: Any) -> str:
+    """A fact's value as documents spell it (conflict messages here, audit findings)."""
     if name == "platforms":
         return " ".join(format_cpuid(p) for p in value)
     if name == "seamldr":
         return " ".join(v.text for v in value)
     if name == "features0":
-        return f"{value:#x}"
+        return format_cpuid(value)  # same 0x-upper-hex spelling as the documents
+    if name in ("mrseam", "seamhash", "measurement"):
+        return "0x" + str(value).strip().upper().removeprefix("0X")
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     return str(value)
 
 

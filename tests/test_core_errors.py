@@ -45,3 +45,15 @@ def test_error_json_and_exit_codes() -> None:
     c = ConflictError([Problem("x", Location("a", 1)), Problem("y", Location("b", 2))])
     assert c.code == "conflicting-facts"
     assert c.message == "a:1: x; b:2: y"
+
+
+def test_conflict_messages_spell_values_as_documents_do() -> None:
+    """catalogue.show_fact is the one spelling of fact values in conflicts and audit findings."""
+    from tdxpolicy.catalogue import show_fact
+    from tdxpolicy.version import parse_version
+
+    assert show_fact("features0", 0x226F3F0FBF) == "0x226F3F0FBF"
+    assert show_fact("platforms", (0x806F8, 0xC06F0)) == "0x806F8 0xC06F0"
+    assert show_fact("seamldr", (parse_version("1.5.00"), parse_version("2.0.00"))) == "1.5.00 2.0.00"
+    assert show_fact("mrseam", "0xab" + "0" * 94) == "0xAB" + "0" * 94
+    assert show_fact("debug", True) == "yes"

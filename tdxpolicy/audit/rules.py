@@ -14,7 +14,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from ..catalogue import fact_key
+from ..catalogue import fact_key, show_fact
 from ..model import (
     FACT_NAMES,
     Location,
@@ -132,20 +132,6 @@ def _finding(rule: str, message: str, locations: Iterable[Location], subject: st
 
 def _hex(n: int) -> str:
     return f"{n:#X}".replace("0X", "0x")
-
-
-def show_fact(name: str, value: Any) -> str:
-    if name == "platforms":
-        return " ".join(_hex(p) for p in value)
-    if name == "seamldr":
-        return " ".join(v.text for v in value)
-    if name == "features0":
-        return _hex(value)
-    if name in ("mrseam", "seamhash", "measurement"):
-        return "0x" + _hash(value)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
 
 
 def _rules_text(rules: Iterable[Any], word: str) -> str:
