@@ -77,10 +77,6 @@ def move_kind(running: Version | None, target: Version) -> MoveKind | None:
     return MoveKind.ROLLBACK
 
 
-def _v(v: Version | None) -> str | None:
-    return None if v is None else v.text
-
-
 def _detail(message: str, facts: Mapping[str, Any] | None = None,
             source: Location | None = None) -> Detail:
     f = {} if facts is None else facts

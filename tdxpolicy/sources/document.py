@@ -365,7 +365,6 @@ _F_HEX_TOK = re.compile(rf"{_S}({_T_HEX})")
 
 # keyword -> (rule name, expression for the rest of the line). Group i of the expression is
 # the statement's token i+1 (a verset group becomes a subtree); None groups are left out.
-_F_VERSET_GROUP = "verset"
 _F_DOC: dict[str, tuple[str, re.Pattern[str], tuple[str, ...]]] = {
     "format": ("format_stmt", re.compile(rf"{_S}({_T_INT}){_END}"), ("t",)),
     "issued": ("issued_stmt", re.compile(rf"{_S}({_T_DATE}){_END}"), ("t",)),
