@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-__all__ = ["grammar_path", "schema_path", "data_dir"]
+__all__ = ["grammar_path", "schema_path", "data_dir", "package_data"]
 
 _PKG = Path(__file__).resolve().parent
 
@@ -33,3 +33,8 @@ def grammar_path(name: str) -> Path:
 
 def schema_path(name: str) -> Path:
     return data_dir("schemas") / name
+
+
+def package_data(name: str) -> Path:
+    """A file under ``tdxpolicy/data`` (always inside the package, installed or not)."""
+    return _PKG / "data" / name

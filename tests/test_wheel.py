@@ -1,8 +1,11 @@
 """The built wheel carries grammars, schemas and the embedded catalogue, and works installed.
 
-Builds with ``pip wheel --no-build-isolation`` (hatchling is a test dependency), installs into
-a fresh venv that can see the system site-packages (no network needed for the dependencies),
-and runs ``tdxpolicy show 1.5.16`` from outside the source tree.
+Builds with ``pip wheel --no-build-isolation`` (hatchling is a test dependency), installs it
+into a fresh, self-contained venv (no ``--system-site-packages``: the base interpreter's
+packages are not the test environment's, and a machine's system Python may have none) together
+with its dependencies from the package index pip already uses, pinned to the versions installed
+in the environment running the tests, and runs ``tdxpolicy`` from outside the source tree. So
+the wheel's own metadata must name every dependency it needs: a missing one fails here.
 """
 
 from __future__ import annotations
@@ -52,13 +55,29 @@ def test_wheel_contains_grammars_schemas_and_catalogue(wheel: Path) -> None:
     assert len(shipped) == 18
 
 
+def _constraints(tmp_path: Path) -> Path:
+    """``name==version`` of every distribution in the running environment but tdxpolicy."""
+    from importlib.metadata import distributions
+
+    pins = sorted({f"{d.metadata['Name']}=={d.version}" for d in distributions()
+                   if d.metadata["Name"] and d.metadata["Name"].lower() != "tdxpolicy"})
+    out = tmp_path / "constraints.txt"
+    out.write_text("\n".join(pins) + "\n")
+    return out
+
+
 def test_installed_wheel_runs(wheel: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
-                   check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     py = venv / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
-                   check=True, timeout=300, capture_output=True)
+    # The venv sees nothing but its own site-packages (checked below, before installing).
+    isolated = subprocess.run([str(py), "-c", "import typer"], capture_output=True, timeout=60)
+    assert isolated.returncode != 0, "the test venv can see packages it did not install"
+    proc = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+         "-c", str(_constraints(tmp_path)), str(wheel)],
+        timeout=600, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
     exe = venv / "bin" / "tdxpolicy"
     proc = subprocess.run([str(exe), "show", "1.5.16"], capture_output=True, text=True,
                           cwd=tmp_path, timeout=60)

@@ -247,21 +247,68 @@ def looks_like_document(head: bytes) -> bool:
 # --- the parser --------------------------------------------------------------------------------
 
 
-@cache
-def _parser() -> Lark:
-    """Build the LALR parser once per process (the embedded catalogue is precompiled, so most
-    runs never get here)."""
-    from lark import Lark
+#: The LALR tables of grammars/policy.lark, built ahead of time (scripts/make_parser_tables.py)
+#: and shipped in the package: building them costs ~140 ms per process, loading ~3 ms. The
+#: first line names the grammar's SHA-256 and the lark version that wrote them; tables for
+#: another grammar or another lark are never used (docs/performance.md, "Parser tables").
+PARSER_TABLES = "policy-parser.tables"
+_TABLES_MAGIC = b"tdxpolicy-parser-tables/1"
+_PARSER_OPTIONS: dict[str, Any] = {
+    "parser": "lalr",
+    "lexer": "contextual",
+    "propagate_positions": True,
+    "maybe_placeholders": False,
+}
 
+
+def _grammar_text() -> str:
     from ..resources import grammar_path
 
-    return Lark(
-        grammar_path("policy.lark").read_text(encoding="utf-8"),
-        parser="lalr",
-        lexer="contextual",
-        propagate_positions=True,
-        maybe_placeholders=False,
-    )
+    return grammar_path("policy.lark").read_text(encoding="utf-8")
+
+
+def _tables_header(grammar: str) -> bytes:
+    import hashlib
+
+    import lark
+
+    digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()
+    return b" ".join((_TABLES_MAGIC, digest.encode(), lark.__version__.encode())) + b"\n"
+
+
+def build_parser_tables() -> bytes:
+    """The bytes of :data:`PARSER_TABLES` for the grammar and lark installed now."""
+    import io
+
+    from lark import Lark
+
+    grammar = _grammar_text()
+    out = io.BytesIO()
+    out.write(_tables_header(grammar))
+    Lark(grammar, **_PARSER_OPTIONS).save(out)
+    return out.getvalue()
+
+
+@cache
+def _parser() -> Lark:
+    """The LALR parser, once per process: from the shipped tables when they were built from
+    this grammar by this lark, else built from the grammar (same parser, ~140 ms slower).
+    Nothing is ever written: a stale or missing table file only costs time."""
+    import io
+
+    from lark import Lark
+
+    from ..resources import package_data
+
+    grammar = _grammar_text()
+    try:
+        shipped = package_data(PARSER_TABLES).read_bytes()
+    except OSError:
+        shipped = b""
+    header = _tables_header(grammar)
+    if shipped.startswith(header):
+        return Lark.load(io.BytesIO(shipped[len(header):]))
+    return Lark(grammar, **_PARSER_OPTIONS)
 
 
 def read_document(data: bytes, file: str, *, embedded: bool = False) -> PolicyDocument:
@@ -295,234 +342,17 @@ def _parse_checked(text: str, file: str, embedded: bool) -> PolicyDocument:
     gc_was_enabled = _gc.isenabled()
     _gc.disable()
     try:
-        tree: Any = _fast_tree(source)
-        if tree is None:
-            # Not in the fast path's subset (or not valid): lark decides, and words its errors.
-            from lark.exceptions import UnexpectedInput
+        from lark.exceptions import UnexpectedInput
 
-            try:
-                tree = _parser().parse(source)
-            except UnexpectedInput as e:
-                _raise_syntax_error(e, text, lines, file)
+        try:
+            tree = _parser().parse(source)
+        except UnexpectedInput as e:
+            _raise_syntax_error(e, text, lines, file)
         builder = _Builder(file, lines, embedded)
         return builder.build(tree)
     finally:
         if gc_was_enabled:
             _gc.enable()
-
-
-# --- the fast path -----------------------------------------------------------------------------
-#
-# Most documents are laid out the usual way: one statement per line, a release block's '{' at
-# the end of its header line and its '}' alone on a line. For those, a line-by-line scanner
-# with one regular expression per statement builds the same tree as lark (same rule names,
-# same tokens with the same line and column) several times faster. It is exact or it gives
-# up: each expression uses lark's terminal patterns, possessively (lark's lexer never gives
-# characters back), and anything it does not recognise (another layout, a syntax error, a
-# stray character) returns None and the document goes to lark, which accepts it or words the
-# error. Values are still checked by the same _Builder either way.
-# tests/test_qa_perf_document.py compares the two trees on generated and mutated documents.
-
-
-class _Tok(str):
-    """A token of the fast path: the text, with lark's 1-based ``line`` and ``column``."""
-
-    __slots__ = ("line", "column")
-    line: int
-    column: int
-
-
-class _Node:
-    """A rule of the fast path's tree: lark's ``Tree`` as far as :class:`_Builder` uses it."""
-
-    __slots__ = ("data", "children")
-
-    def __init__(self, data: str, children: list[Any]) -> None:
-        self.data = data
-        self.children = children
-
-
-_S = r"[ \t]*+"
-_END = r"[ \t]*+(?:#.*)?"
-_KW_END = r"(?![A-Za-z0-9_-])"
-_T_VERSION = r"[0-9][0-9A-Za-z_.*]*+"
-_T_INT = r"[0-9]++"
-_T_HEX = r"0[xX][0-9A-Za-z_]*+"
-_T_DATE = r"[0-9]{4}-[0-9]{1,2}+-[0-9]{1,2}+"
-_T_STRING = r'"(?:[^"\\\n]|\\.)*+"'
-_T_WORD = r"[a-z][a-z0-9-]*+"
-_T_OP = r"(?>>=|<=|==|!=|>|<)"
-_T_CLAUSE = rf"(?:{_T_OP}{_S}{_T_VERSION}|{_T_VERSION}|any{_KW_END})"
-_T_VERSET = rf"{_T_CLAUSE}(?:{_S},{_S}{_T_CLAUSE})*+"
-
-_F_BLANK = re.compile(_END)
-_F_KEYWORD = re.compile(r"[ \t]*+([a-z][a-z0-9-]*+)")
-_F_HEADER = re.compile(rf"{_S}({_T_VERSION}){_S}\{{{_END}")
-_F_CLOSE = re.compile(rf"{_S}\}}{_END}")
-_F_CLAUSE_TOK = re.compile(rf"{_S}(?:({_T_OP})|({_T_VERSION})|(any)|,)")
-_F_VERSION_TOK = re.compile(rf"{_S}({_T_VERSION})")
-_F_HEX_TOK = re.compile(rf"{_S}({_T_HEX})")
-
-# keyword -> (rule name, expression for the rest of the line). Group i of the expression is
-# the statement's token i+1 (a verset group becomes a subtree); None groups are left out.
-_F_DOC: dict[str, tuple[str, re.Pattern[str], tuple[str, ...]]] = {
-    "format": ("format_stmt", re.compile(rf"{_S}({_T_INT}){_END}"), ("t",)),
-    "issued": ("issued_stmt", re.compile(rf"{_S}({_T_DATE}){_END}"), ("t",)),
-    "expires": ("expires_stmt", re.compile(rf"{_S}({_T_DATE}){_END}"), ("t",)),
-    "source": ("source_stmt", re.compile(rf"{_S}({_T_STRING}){_END}"), ("t",)),
-    "deny": (
-        "deny_to_stmt",
-        re.compile(rf"{_S}(to){_KW_END}{_S}({_T_VERSET}){_S}({_T_STRING}){_END}"),
-        ("t", "v", "t"),
-    ),
-}
-_F_BLOCK: dict[str, tuple[str, re.Pattern[str], tuple[str, ...]]] = {
-    "published": ("published", re.compile(rf"{_S}({_T_DATE}){_END}"), ("t",)),
-    "mrseam": ("mrseam", re.compile(rf"{_S}({_T_HEX}){_END}"), ("t",)),
-    "seamhash": ("seamhash", re.compile(rf"{_S}({_T_HEX}){_END}"), ("t",)),
-    "svn": ("svn", re.compile(rf"{_S}({_T_VERSION}){_END}"), ("t",)),
-    "platforms": ("platforms", re.compile(rf"((?:{_S}{_T_HEX})++){_END}"), ("hex+",)),
-    "seamldr": ("seamldr", re.compile(rf"((?:{_S}{_T_VERSION})++){_END}"), ("version+",)),
-    "features0": ("features0", re.compile(rf"{_S}({_T_HEX}){_END}"), ("t",)),
-    "handoff": (
-        "handoff",
-        re.compile(
-            rf"{_S}(module){_KW_END}{_S}({_T_INT}){_S}(min){_KW_END}{_S}({_T_INT})"
-            rf"(?:{_S}(no-downgrade){_KW_END})?{_END}"
-        ),
-        ("t", "t", "t", "t", "t"),
-    ),
-    "debug": ("debug", re.compile(_END), ()),
-    "status": (
-        "status",
-        re.compile(rf"{_S}(preview|withdrawn){_KW_END}{_S}({_T_STRING}){_END}"),
-        ("t", "t"),
-    ),
-    "update": ("update_from", re.compile(rf"{_S}(from){_KW_END}{_S}({_T_VERSET}){_END}"), ("t", "v")),
-    "deny": (
-        "deny_from",
-        re.compile(rf"{_S}(from){_KW_END}{_S}({_T_VERSET}){_S}({_T_STRING}){_END}"),
-        ("t", "v", "t"),
-    ),
-    "rollback": ("rollback_to", re.compile(rf"{_S}(to){_KW_END}{_S}({_T_VERSET}){_END}"), ("t", "v")),
-    "advisory": (
-        "advisory",
-        re.compile(rf"{_S}({_T_WORD}){_S}({_T_STRING}){_END}"),
-        ("t", "t"),
-    ),
-}
-_F_IDENT_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
-
-
-def _tok(text: str, line: int, column: int) -> _Tok:
-    t = _Tok(text)
-    t.line = line
-    t.column = column
-    return t
-
-
-def _fast_tokens(rx: re.Pattern[str], line: str, start: int, end: int, n: int) -> list[_Tok]:
-    out = []
-    pos = start
-    while pos < end:
-        m = rx.match(line, pos, end)
-        if m is None:  # pragma: no cover - the statement's expression matched this span
-            raise AssertionError(line)
-        out.append(_tok(m.group(1), n, m.start(1) + 1))
-        pos = m.end()
-    return out
-
-
-def _fast_verset(line: str, start: int, end: int, n: int) -> _Node:
-    clauses: list[Any] = []
-    pos = start
-    match = _F_CLAUSE_TOK.match
-    while pos < end:
-        m = match(line, pos, end)
-        if m is None:  # pragma: no cover - the statement's expression matched this span
-            raise AssertionError(line)
-        pos = m.end()
-        op, ver, any_ = m.group(1, 2, 3)
-        if op is not None:
-            v = _F_VERSION_TOK.match(line, pos, end)
-            if v is None:  # pragma: no cover
-                raise AssertionError(line)
-            pos = v.end()
-            clauses.append(
-                _Node("op_clause", [_tok(op, n, m.start(1) + 1), _tok(v.group(1), n, v.start(1) + 1)])
-            )
-        elif ver is not None:
-            clauses.append(_Node("bare_clause", [_tok(ver, n, m.start(2) + 1)]))
-        elif any_ is not None:
-            clauses.append(_Node("any_clause", [_tok(any_, n, m.start(3) + 1)]))
-        # else: ',' (lark keeps COMMA tokens in the tree; the builder skips them)
-    return _Node("verset", clauses)
-
-
-def _fast_statement(
-    table: dict[str, tuple[str, re.Pattern[str], tuple[str, ...]]], line: str, n: int
-) -> _Node | None:
-    k = _F_KEYWORD.match(line)
-    if k is None:
-        return None
-    word = k.group(1)
-    entry = table.get(word)
-    kw_end = k.end()
-    if entry is None or (kw_end < len(line) and line[kw_end] in _F_IDENT_CHARS):
-        return None
-    name, rx, kinds = entry
-    m = rx.fullmatch(line, kw_end)
-    if m is None:
-        return None
-    children: list[Any] = [_tok(word, n, k.start(1) + 1)]
-    for i, kind in enumerate(kinds, 1):
-        start = m.start(i)
-        if start < 0:
-            continue  # an optional token that is not there
-        if kind == "t":
-            children.append(_tok(m.group(i), n, start + 1))
-        elif kind == "v":
-            children.append(_fast_verset(line, start, m.end(i), n))
-        elif kind == "hex+":
-            children += _fast_tokens(_F_HEX_TOK, line, start, m.end(i), n)
-        else:
-            children += _fast_tokens(_F_VERSION_TOK, line, start, m.end(i), n)
-    return _Node(name, children)
-
-
-def _fast_tree(source: str) -> _Node | None:
-    """The parse tree of a usually laid-out document, or None (then lark parses it)."""
-    statements: list[Any] = []
-    block: list[Any] | None = None
-    blank = _F_BLANK.fullmatch
-    close = _F_CLOSE.fullmatch
-    for n, line in enumerate(source.split("\n"), 1):
-        if blank(line) is not None:
-            continue
-        if block is not None:
-            if close(line) is not None:
-                statements.append(_Node("release_block", block))
-                block = None
-                continue
-            stmt = _fast_statement(_F_BLOCK, line, n)
-            if stmt is None:
-                return None
-            block.append(stmt)
-            continue
-        k = _F_KEYWORD.match(line)
-        if k is not None and k.group(1) == "release":
-            h = _F_HEADER.fullmatch(line, k.end())
-            if h is None or line[k.end()] in _F_IDENT_CHARS:
-                return None
-            block = [_tok("release", n, k.start(1) + 1), _tok(h.group(1), n, h.start(1) + 1)]
-            continue
-        stmt = _fast_statement(_F_DOC, line, n)
-        if stmt is None:
-            return None
-        statements.append(stmt)
-    if block is not None:
-        return None  # an unclosed block: lark says where
-    return _Node("start", statements)
 
 
 # --- syntax errors -----------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import json
 import re
 from typing import Any
 
+from .json_errors import classic
 from ..errors import InputError, Problem
 from ..hostfacts import HostFacts
 from ..model import Location
@@ -207,7 +208,8 @@ def decode_json_text(data: str | bytes, file: str, line: int | None = None) -> A
         data = data[1:]
     try:
         return json.loads(data)
-    except json.JSONDecodeError as e:
+    except json.JSONDecodeError as raw:
+        e = classic(raw)
         if line is None:
             loc = Location(file, e.lineno, e.colno)
             src = _line_text(data, e.lineno)

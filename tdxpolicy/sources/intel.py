@@ -33,6 +33,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from .json_errors import classic
 from ..errors import InputError, Problem
 from ..model import (
     Advisory,
@@ -314,6 +315,7 @@ _JSON_SYNTAX_PHRASES = {
 
 
 def _syntax_error(e: json.JSONDecodeError, text: str, file: str) -> InputError:
+    e = classic(e)
     words = _JSON_SYNTAX_PHRASES.get(e.msg, e.msg)
     rest = text[e.pos :]
     if not rest.strip() and e.msg != "Extra data":
