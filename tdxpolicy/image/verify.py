@@ -223,26 +223,33 @@ def _multi_page_check(image: Image, n: int, kernels: Sequence[Generation],
     version 1, which P-SEAMLDR 1.5 refuses with EBADPARAM after the running module has shut
     down. No source says any P-SEAMLDR accepts it, so it is refused unless one does."""
     pool = [g for g in kernels if "0x100" in abi(g).formats] or list(accepting("0x100"))
+
+    def names(gens: list[Generation]) -> str:
+        return ", ".join(g.value for g in gens)
+
+    one_page = [g for g in pool if abi(g).multi_page_params_version is None]
+    clamped = [g for g in pool if abi(g).multi_page_params_version is not None
+               and n > abi(g).max_sigstruct_pages]
+    whole = [g for g in pool if g not in one_page and g not in clamped]
     reasons: list[str] = []
-    for g in pool:
-        row = abi(g)
-        if row.multi_page_params_version is None:
-            reasons.append(f"{g.value} passes only {row.max_sigstruct_pages} sigstruct page to "
-                           "P-SEAMLDR")
-        elif n > row.max_sigstruct_pages:
-            reasons.append(f"{g.value} silently passes only the first "
-                           f"{row.max_sigstruct_pages} of the {n} pages")
+    if one_page:
+        reasons.append(f"{names(one_page)} pass only the first page to P-SEAMLDR")
+    if clamped:
+        most = min(abi(g).max_sigstruct_pages for g in clamped)
+        reasons.append(f"{names(clamped)} silently pass only the first {most} of the {n} pages")
     accepts = loader_accepts_multi_page(seamldr)
-    if accepts is False:
-        reasons.append(f"P-SEAMLDR {seamldr} accepts only loader parameter version 0 and "
-                       "refuses the multi-page request (EBADPARAM) after the running module "
-                       "has shut down: every TD lost")
-    elif accepts is None:
-        who = "the running P-SEAMLDR is unknown" if seamldr is None else (
-            f"no published source says P-SEAMLDR {seamldr} accepts one")
-        reasons.append("multi-page sigstructs are passed with loader parameter version 1, "
-                       "which P-SEAMLDR 1.5 refuses (EBADPARAM) after the running module has "
-                       f"shut down, and {who}")
+    if (whole or clamped) and accepts is not True:
+        who = names(whole + clamped)
+        if accepts is False:
+            reasons.append(f"{who} pass them with loader parameter version 1, which P-SEAMLDR "
+                           f"{seamldr} refuses (EBADPARAM) after the running module has shut "
+                           "down: every TD lost")
+        else:
+            unknown = ("the running P-SEAMLDR is unknown" if seamldr is None
+                       else f"no published source says P-SEAMLDR {seamldr} accepts it")
+            reasons.append(f"{who} pass them with loader parameter version 1, which P-SEAMLDR "
+                           "1.5 refuses (EBADPARAM) after the running module has shut down; "
+                           f"{unknown}")
     facts: dict[str, Any] = {"pages": n, "kernels": [g.value for g in pool],
                              "seamldr": None if seamldr is None else seamldr.text}
     if reasons:
