@@ -197,7 +197,9 @@ def shutdown_compat_check(iface: Any, catalogue: Catalogue, running: Version | N
     f0 = None if release is None else release.facts.features0
     who = (f"the {', '.join(g.value for g in flagging)} kernel"
            + ("s" if len(flagging) > 1 else ""))
-    also = "" if len(flagging) == len(gens) else f"; if this is not {who[4:]}: {_undecided_hint(iface)}"
+    others = [g.value for g in gens if g not in flagging]
+    also = "" if not others else (f"; if the running kernel is {' or '.join(others)}, this "
+                                  f"does not apply: {_undecided_hint(iface)}")
     if f0 is None:
         what = "unknown" if running is None else f"{running}"
         return Check("shutdown-compat", Result.UNKNOWN,
