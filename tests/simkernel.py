@@ -58,20 +58,28 @@ class Cpu:
 SAPPHIRE_RAPIDS = Cpu(6, 0x8F, 8)  # CPUID.1.EAX 0x806F8
 GRANITE_RAPIDS = Cpu(6, 0xAD, 1)  # 0xA06D1
 
-# generation -> (version, seamldr version, remaining, upload dir), relative to the sysfs root
+# generation -> (version, seamldr version, remaining, upload dir), relative to the sysfs root.
+# Written from the kernel series' own patches (docs/kernel-generations.md), independently of
+# tdxpolicy.generations, so that the probe is tested against a second reading of the sources.
+_FLAT = (
+    "devices/faux/tdx_host/version",
+    "devices/faux/tdx_host/seamldr_version",
+    "devices/faux/tdx_host/num_remaining_updates",
+    "class/firmware/tdx_module",
+)
+_SEAMLDR_DIR = (
+    "devices/faux/tdx_host/version",
+    "devices/faux/tdx_host/seamldr/version",
+    "devices/faux/tdx_host/seamldr/num_remaining_updates",
+)
 LAYOUTS = {
-    "merged": (
-        "devices/faux/tdx_host/version",
-        "devices/faux/tdx_host/seamldr_version",
-        "devices/faux/tdx_host/num_remaining_updates",
-        "class/firmware/tdx_module",
-    ),
-    "series-v3-v7": (
-        "devices/faux/tdx_host/version",
-        "devices/faux/tdx_host/seamldr/version",
-        "devices/faux/tdx_host/seamldr/num_remaining_updates",
-        "class/firmware/seamldr_upload",
-    ),
+    "merged": _FLAT,
+    "v9-v10": _FLAT,
+    "v8": _FLAT,
+    "v4-v7": _SEAMLDR_DIR + ("class/firmware/tdx_module",),
+    "v1-v3": _SEAMLDR_DIR + ("class/firmware/seamldr_upload",),
+    # The name this simulator used before the generations were split: the v1-v3 tree.
+    "series-v3-v7": _SEAMLDR_DIR + ("class/firmware/seamldr_upload",),
     "legacy": (
         "devices/virtual/tdx/tdx_tsm/version",
         "devices/virtual/tdx/seamldr/version",
@@ -80,10 +88,25 @@ LAYOUTS = {
     ),
 }
 
+# What each kernel does with an image before P-SEAMLDR sees it.
+TAKES_0x200 = {"merged", "v9-v10"}
+VERIFIES_CHECKSUM = {"v1-v3", "series-v3-v7", "legacy"}
+# Kernels that pass a multi-page sigstruct with seamldr_params.version = 1 (v5-v8 changelogs).
+MULTI_PAGE_V1 = {"v4-v7", "v8"}
+# Kernels that set AVOID_COMPAT_SENSITIVE on TDH.SYS.SHUTDOWN unconditionally (v8-v10).
+SHUTDOWN_FLAG_ALWAYS = {"v8", "v9-v10"}
+UPDATE_COMPAT = 1 << 47
+
+
+def _word_sum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\x00"
+    return sum(struct.unpack(f"<{len(data) // 2}H", data)) & 0xFFFF
+
 
 def header_ok(image: bytes, generation: str) -> bool:
     """The kernel's own header check (domain.md section 4); nothing else."""
-    if generation == "merged":
+    if generation in TAKES_0x200:
         if len(image) < 4096:
             return False
         version, _ck, sig, sig_pages, mod_pages = struct.unpack_from("<HH8sII", image, 0)
@@ -97,7 +120,17 @@ def header_ok(image: bytes, generation: str) -> bool:
     if len(image) < 24:
         return False
     version, _ck, _off, sig, length = struct.unpack_from("<HHI8sI", image, 0)
+    if generation in VERIFIES_CHECKSUM and _word_sum(image) != 0:
+        return False
     return version == 0x100 and sig == b"TDX-BLOB" and length == len(image)
+
+
+def sigstruct_pages(image: bytes) -> int:
+    """How many sigstruct pages the header declares."""
+    version = struct.unpack_from("<H", image, 0)[0]
+    if version == 0x200:
+        return int(struct.unpack_from("<I", image, 12)[0])
+    return max(0, (int(struct.unpack_from("<I", image, 4)[0]) - 4096) // 4096)
 
 
 class SimKernel:
@@ -121,6 +154,7 @@ class SimKernel:
         fault: Fault = Fault.NONE,
         vanish_module_lost: bool = False,
         vanish_updated: bool = False,
+        features0: int = 0x226F3F0FBF,
     ) -> None:
         self.root = Path(root)
         self.sysfs = self.root / "sys"
@@ -132,6 +166,10 @@ class SimKernel:
         # The new module lacks TD-preserving support: the kernel drops the upload interface
         # and the P-SEAMLDR attributes with it (domain.md section 3).
         self.vanish_updated = vanish_updated
+        # TDX_FEATURES0 of the running module (default: 1.5.16's, no UPDATE_COMPAT) and the
+        # P-SEAMLDR version: they decide what the shutdown and install steps do.
+        self.features0 = features0
+        self.seamldr = seamldr
         v, s, r, u = LAYOUTS[generation]
         self.version_path = self.sysfs / v
         self.seamldr_path = self.sysfs / s
@@ -207,6 +245,15 @@ class SimKernel:
     def on_read(self, path: Path, count: int, action: Callable[[], None]) -> None:
         """Run ``action`` just before the ``count``-th read of ``path`` returns."""
         self._triggers.append((Path(path), count, action))
+
+    @property
+    def kernel(self) -> str:
+        """The tree's own generation, as a test states it with ``--kernel`` (sysfs alone cannot
+        tell v8, v9-v10 and merged apart)."""
+        return "v1-v3" if self.generation == "series-v3-v7" else self.generation
+
+    def kernel_args(self) -> list[str]:
+        return ["--kernel", self.kernel]
 
     def set_version(self, text: str) -> None:
         self._put(self.version_path, text + "\n")
@@ -308,6 +355,13 @@ class SimKernel:
             self._plan(["idle"], self._fail("preparing:firmware-invalid"))
         elif fault is Fault.DEVICE_BUSY:
             self._plan(["idle"], self._fail("preparing:device-busy"))
+        elif self.generation in SHUTDOWN_FLAG_ALWAYS and not self.features0 & UPDATE_COMPAT:
+            # TDH.SYS.SHUTDOWN refuses the flag: the update stops before shutdown (-EIO).
+            self._plan(["transferring", "idle"], self._fail("transferring:firmware-invalid"))
+        elif (self.generation in MULTI_PAGE_V1 and sigstruct_pages(image) > 1
+              and (self.seamldr or "").startswith("1.5.")):
+            # seamldr_params.version 1: P-SEAMLDR 1.5 returns EBADPARAM after shutdown.
+            self._plan(["transferring", "idle"], self._lose)
         elif self._remaining() == 0:
             self._plan(["idle"], self._fail("preparing:firmware-invalid"))
         elif fault is Fault.REJECT:

@@ -31,7 +31,8 @@ def image() -> tuple[bytes, bytes, str, str]:
 
 def _pf(sim: SimKernel, image, *, fmt: int = 0x200, can_write: bool = True, **kw: Any):  # type: ignore[no-untyped-def]
     data = image[0] if fmt == 0x200 else image[1]
-    return preflight(probe(sim.sysfs, sim.proc, sim), site_catalogue(image[2]),
+    stated = kw.pop("kernel", sim.kernel)
+    return preflight(probe(sim.sysfs, sim.proc, sim, stated), site_catalogue(image[2]),
                      target=kw.pop("target", None), options=MoveOptions(), image_data=data,
                      image_path="img", can_write=lambda p: can_write,
                      trusted_key_hashes=(image[3],), **kw)
@@ -116,7 +117,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, image, tmp_path: Path):  # type: ignore
         (tmp_path / "img200").write_bytes(image[0])
         (tmp_path / "img100").write_bytes(image[1])
         return ["--no-default-policy", "--policy", str(policy), "--sysfs-root", str(sim.sysfs),
-                "--proc-root", str(sim.proc)]
+                "--proc-root", str(sim.proc), *sim.kernel_args()]
     return setup
 
 

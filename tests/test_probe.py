@@ -60,22 +60,35 @@ def use_sim(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 # --- generations -------------------------------------------------------------------------------
 
 
+# One fake sysfs tree per kernel generation (tests/simkernel.py LAYOUTS, read from the series'
+# patches): what the probe sees, and which generations it cannot tell apart.
 @pytest.mark.parametrize(
-    "generation, upload, kernel",
+    "generation, upload, candidates, formats",
     [
-        ("merged", "class/firmware/tdx_module", "merged"),
-        ("series-v3-v7", "class/firmware/seamldr_upload", "legacy"),
-        ("legacy", "class/firmware/seamldr_upload", "legacy"),
+        ("merged", "class/firmware/tdx_module", ("v8", "v9-v10", "merged"), ("0x100", "0x200")),
+        ("v9-v10", "class/firmware/tdx_module", ("v8", "v9-v10", "merged"), ("0x100", "0x200")),
+        ("v8", "class/firmware/tdx_module", ("v8", "v9-v10", "merged"), ("0x100", "0x200")),
+        ("v4-v7", "class/firmware/tdx_module", ("v4-v7",), ("0x100",)),
+        ("v1-v3", "class/firmware/seamldr_upload", ("v1-v3",), ("0x100",)),
+        ("series-v3-v7", "class/firmware/seamldr_upload", ("v1-v3",), ("0x100",)),
+        ("legacy", "class/firmware/seamldr_upload", ("legacy",), ("0x100",)),
     ],
 )
-def test_each_generation(tmp_path: Path, generation: str, upload: str, kernel: str) -> None:
+def test_each_generation(tmp_path: Path, generation: str, upload: str,
+                         candidates: tuple[str, ...], formats: tuple[str, ...]) -> None:
     sim = SimKernel(tmp_path, generation=generation, module="1.5.08", seamldr="1.5.02",
                     remaining=7, cpus=(SAPPHIRE_RAPIDS, GRANITE_RAPIDS))
     r = probe(sim.sysfs, sim.proc)  # the real reader on plain files
-    assert r.interface.generation is Generation(generation)
+    assert tuple(g.value for g in r.interface.generations) == candidates
+    if len(candidates) == 1:
+        assert r.interface.generation is Generation(candidates[0])
+        assert r.interface.kernel == candidates[0]
+    else:
+        # Sysfs cannot tell them apart: say so, name no kernel.
+        assert r.interface.generation is None and r.interface.kernel is None
+        assert r.interface.label == "v8|v9-v10|merged"
     assert r.interface.upload_dir == sim.sysfs / upload
-    assert r.interface.kernel == kernel
-    assert r.interface.image_formats == (("0x200",) if kernel == "merged" else ("0x100",))
+    assert r.interface.image_formats == formats
     assert r.facts.module_version == parse_version("1.5.08")
     assert r.facts.seamldr_version == parse_version("1.5.02")
     assert r.facts.num_remaining_updates == 7
@@ -83,6 +96,51 @@ def test_each_generation(tmp_path: Path, generation: str, upload: str, kernel: s
     assert r.facts.host == "sim-host"
     assert r.interface.upload_status == "idle"
     assert r.interface.usable and r.interface.problems == ()
+
+
+def test_v4_v7_tree_has_an_update_interface(tmp_path: Path) -> None:
+    """Issue 10: a v4-v7 tree (tdx_host/seamldr/ + class/firmware/tdx_module) used to be
+    reported as having no update interface (exit 3)."""
+    sim = SimKernel(tmp_path, generation="v4-v7")
+    assert main(["probe", *roots(sim)]) == 0
+
+
+@pytest.mark.parametrize("generation", ["v8", "v9-v10", "merged"])
+def test_stated_generation_narrows_the_flat_layout(tmp_path: Path, generation: str) -> None:
+    sim = SimKernel(tmp_path, generation=generation)
+    r = probe(sim.sysfs, sim.proc, kernel=generation)
+    assert r.interface.generation is Generation(generation)
+    assert r.interface.generation_stated
+    assert r.interface.image_formats == (("0x100",) if generation == "v8" else ("0x200",))
+
+
+@pytest.mark.parametrize("generation, stated", [("merged", "v4-v7"), ("v4-v7", "merged"),
+                                                ("legacy", "v8"), ("v1-v3", "v4-v7")])
+def test_stated_generation_must_match_the_layout(tmp_path: Path, generation: str,
+                                                 stated: str) -> None:
+    from tdxpolicy.errors import InputError
+
+    sim = SimKernel(tmp_path, generation=generation)
+    with pytest.raises(InputError) as e:
+        probe(sim.sysfs, sim.proc, kernel=stated)
+    assert f"--kernel {stated}: the probed sysfs layout" in e.value.message
+    assert e.value.code == "usage"
+
+
+@pytest.mark.parametrize("generation", ["v1-v3", "v4-v7", "v8", "merged"])
+def test_tdx_host_without_update_support_keeps_every_candidate(tmp_path: Path,
+                                                               generation: str) -> None:
+    """Without P-SEAMLDR attributes and an upload directory (the kernel hides both when the
+    module lacks TD-preserving support) nothing tells the generations apart; the problem
+    names every upload directory."""
+    sim = SimKernel(tmp_path, generation=generation, upload=False)
+    r = probe(sim.sysfs, sim.proc)
+    assert [g.value for g in r.interface.generations] == ["v1-v3", "v4-v7", "v8", "v9-v10",
+                                                         "merged"]
+    assert r.interface.layout == "tdx_host"
+    assert not r.interface.usable
+    assert "seamldr_upload or " in r.interface.problems[0]
+    assert "tdx_module is missing" in r.interface.problems[0]
 
 
 def test_legacy_without_budget_file(tmp_path: Path) -> None:
@@ -109,7 +167,15 @@ def test_probe_json_validates(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     jsonschema.Draft202012Validator(schemas["probe.schema.json"], registry=registry).validate(doc)
     assert doc["module_version"] == "1.5.06"
     assert doc["cpuid"] == ["0x806F8", "0x806F8"]
-    assert doc["interface"]["generation"] == "merged"
+    assert doc["interface"]["generation"] == "v8|v9-v10|merged"
+    assert doc["interface"]["generations"] == ["v8", "v9-v10", "merged"]
+    assert doc["interface"]["kernel"] is None
+    # Stated with --kernel: one generation, still valid.
+    code, out2, err = run(["probe", "--format", "json", *roots(sim), "--kernel", "merged"], capsys)
+    doc2 = json.loads(out2)
+    jsonschema.Draft202012Validator(schemas["probe.schema.json"], registry=registry).validate(doc2)
+    assert (doc2["interface"]["generation"], doc2["interface"]["kernel"]) == ("merged", "merged")
+    assert doc2["interface"]["generation_stated"] is True
     # The output is usable as --facts input of the move commands.
     from tdxpolicy.sources.hostfacts import parse_facts_text
 
@@ -130,7 +196,9 @@ def test_probe_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "  offline CPUs           none",
         "  seamret_invd_vmcs bug  no",
         f"  upload interface       {sim.upload_dir} (status idle)",
-        "  accepted image format  0x200",
+        "  accepted image format  0x100 (v8) or 0x200 (v9-v10, merged)",
+        "  kernel generation      one of v8, v9-v10, merged (flat layout: sysfs cannot tell "
+        "them apart; name it with --kernel)",
     ]
 
 
@@ -196,7 +264,8 @@ def test_seamret_bug_and_offline(tmp_path: Path) -> None:
         r.require_usable()
     assert e.value.code == "seamret-invd-vmcs"
     assert e.value.message == (
-        f"{sim.upload_dir} is missing: the CPU reports the seamret_invd_vmcs erratum "
+        f"{sim.sysfs}/class/firmware/seamldr_upload or {sim.upload_dir} is missing: the CPU "
+        "reports the seamret_invd_vmcs erratum "
         "(/proc/cpuinfo 'bugs'), so the kernel disables TDX module runtime updates "
         "(Documentation/arch/x86/tdx.rst): load a CPU microcode update that fixes the erratum, "
         "or update the TDX module through a BIOS update and a reboot")

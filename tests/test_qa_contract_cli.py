@@ -192,7 +192,7 @@ class _Router:
         return call
 
 
-HOST = "--sysfs-root {sysfs} --proc-root {proc}"
+HOST = "--sysfs-root {sysfs} --proc-root {proc} --kernel merged"
 SITE = "--no-default-policy --policy {site}"
 FULL = "--from 1.5.06 --seamldr 2.0.00 --cpuid 0x806F8 --remaining 12"
 UPD = "update --image {host_img} " + SITE + " " + HOST + " --record {record} --lock-file {lock}"

@@ -27,7 +27,7 @@ def _request(sim: SimKernel, tmp_path: Path, data: bytes) -> UpdateRequest:
         image_data=data, image_path="tdx_module_1.5.16.img",
         options=MoveOptions(acknowledged=frozenset({"td-build"})), timeout=5,
         sysfs_root=sim.sysfs, proc_root=sim.proc, lock_path=tmp_path / "lock",
-        record_path=tmp_path / "rec.jsonl")
+        record_path=tmp_path / "rec.jsonl", kernel=sim.kernel)
 
 
 def _plant(sim: SimKernel, name: str, kind: str, tmp_path: Path) -> Path:
@@ -125,7 +125,7 @@ def test_record_that_cannot_be_appended_still_reports_the_outcome(
     policy = tmp_path / "site.tdxpolicy"
     policy.write_text(site_policy_text(image[1]))
     args = ["update", "--image", str(img), "--no-default-policy", "--policy", str(policy),
-            "--sysfs-root", str(sim.sysfs), "--proc-root", str(sim.proc),
+            "--sysfs-root", str(sim.sysfs), "--proc-root", str(sim.proc), *sim.kernel_args(),
             "--record", "/dev/full", "--lock-file", str(tmp_path / "lock")]
     for w in ack:
         args += ["--acknowledge", w]

@@ -74,6 +74,7 @@ def request_for(case: dict[str, Any], sim: SimKernel, tmp_path: Path,
         proc_root=sim.proc,
         lock_path=tmp_path / "run" / "tdxpolicy.lock",
         record_path=tmp_path / "var" / "updates.jsonl",
+        kernel=sim.kernel,
     )
 
 
@@ -172,7 +173,7 @@ def cli_args(case: dict[str, Any], sim: SimKernel, tmp_path: Path, image, fmt: s
     policy = tmp_path / "site.tdxpolicy"
     policy.write_text(site_policy_text(image[2]))
     args = ["update", "--image", str(img), "--no-default-policy", "--policy", str(policy),
-            "--sysfs-root", str(sim.sysfs), "--proc-root", str(sim.proc),
+            "--sysfs-root", str(sim.sysfs), "--proc-root", str(sim.proc), *sim.kernel_args(),
             "--record", str(tmp_path / "var" / "updates.jsonl"),
             "--lock-file", str(tmp_path / "run" / "tdxpolicy.lock"),
             "--timeout", str(case.get("timeout", 60)), "--format", fmt]

@@ -28,6 +28,7 @@ from .facts_opts import (
     move_options_from,
     parse_version_flag,
 )
+from .image_cmds import KernelChoice
 from .options import FormatOpt, NoDefaultPolicyOpt, OutputFormat, PolicyOpt, ToOpt, load_policy
 
 if TYPE_CHECKING:
@@ -49,6 +50,14 @@ SysfsRootOpt = Annotated[
 ProcRootOpt = Annotated[
     Path,
     typer.Option("--proc-root", metavar="DIR", help="Where procfs is mounted (tests: a fake tree).",
+                 rich_help_panel=_HOST),
+]
+KernelOpt = Annotated[
+    Optional[KernelChoice],
+    typer.Option("--kernel", metavar="GEN",
+                 help="The running kernel's generation, when sysfs cannot tell it: v8, v9-v10 "
+                 "and merged share one layout, v1-v3 and v4-v7 another "
+                 "(docs/kernel-generations.md). Must match the probed layout.",
                  rich_help_panel=_HOST),
 ]
 ImageOpt = Annotated[
@@ -84,13 +93,23 @@ def _read_image(path: Path) -> bytes:
 # --- text rendering ----------------------------------------------------------------------------
 
 
+def _formats_text(iface: Any) -> str:
+    """``0x200``, or ``0x100 (v8) or 0x200 (v9-v10, merged)`` for an undecided layout."""
+    from ..generations import accepting
+
+    if iface.generation is not None:
+        return ", ".join(iface.image_formats)
+    return " or ".join(f"{f} ({', '.join(g.value for g in accepting(f, iface.generations))})"
+                       for f in iface.image_formats)
+
+
 def render_probe(result: ProbeResult) -> str:
     from ..host.probe import format_cpu_list
     from ..hostfacts import format_cpuid
 
     f, i = result.facts, result.interface
     lines = [
-        f"TDX host{' ' + f.host if f.host else ''}: {i.generation.value} kernel interface "
+        f"TDX host{' ' + f.host if f.host else ''}: {i.label} kernel interface "
         f"({i.tdx_host})",
         f"  module version         {f.module_version or 'unknown (module lost)'}",
         f"  P-SEAMLDR version      {f.seamldr_version or 'unknown'}",
@@ -104,8 +123,13 @@ def render_probe(result: ProbeResult) -> str:
         f"  seamret_invd_vmcs bug  {'yes' if i.seamret_invd_vmcs else 'no'}",
         f"  upload interface       {i.upload_dir or 'none'}"
         + (f" (status {i.upload_status})" if i.upload_status else ""),
-        f"  accepted image format  {', '.join(i.image_formats)}",
+        f"  accepted image format  {_formats_text(i)}",
     ]
+    if i.generation is None:
+        lines.append(f"  kernel generation      one of {', '.join(g.value for g in i.generations)}"
+                     f" ({i.layout} layout: sysfs cannot tell them apart; name it with --kernel)")
+    elif i.generation_stated:
+        lines.append(f"  kernel generation      {i.label} (stated with --kernel)")
     for p in i.problems:
         lines.append(f"  problem: {p}")
     return "\n".join(lines) + "\n"
@@ -151,13 +175,15 @@ def render_update(result: UpdateResult, color: bool) -> str:
 def probe_cmd(
     sysfs_root: SysfsRootOpt = Path("/sys"),
     proc_root: ProcRootOpt = Path("/proc"),
+    kernel: KernelOpt = None,
     format: FormatOpt = OutputFormat.text,
 ) -> int:
     """Read the host's TDX facts and update interface from sysfs and procfs.
     Exit 0, or 3 with the reason when the host has no usable update interface."""
     from ..host.probe import probe
 
-    result = probe(sysfs_root, proc_root).require_usable()
+    result = probe(sysfs_root, proc_root,
+                   kernel=None if kernel is None else kernel.value).require_usable()
     _out(_json(result.to_json()) if format is OutputFormat.json else render_probe(result))
     return ExitCode.OK
 
@@ -168,6 +194,7 @@ def preflight_cmd(
     image: ImageOpt = None,
     sysfs_root: SysfsRootOpt = Path("/sys"),
     proc_root: ProcRootOpt = Path("/proc"),
+    kernel: KernelOpt = None,
     allow_debug: AllowDebugOpt = False,
     allow_rollback: AllowRollbackOpt = False,
     strict: StrictOpt = False,
@@ -188,7 +215,7 @@ def preflight_cmd(
     data = _read_image(image) if image is not None else None
     catalogue = load_policy(policy, no_default_policy)
     options = move_options_from(allow_debug, allow_rollback, strict, acknowledge)
-    result = probe(sysfs_root, proc_root)
+    result = probe(sysfs_root, proc_root, kernel=None if kernel is None else kernel.value)
     pf = preflight(result, catalogue, target=target, options=options, image_data=data,
                    image_path=None if image is None else str(image),
                    can_write=TEST_CAN_WRITE, trusted_key_hashes=TEST_TRUSTED_KEY_HASHES)
@@ -220,6 +247,7 @@ def update_cmd(
     = Path("/run/lock/tdxpolicy.lock"),
     sysfs_root: SysfsRootOpt = Path("/sys"),
     proc_root: ProcRootOpt = Path("/proc"),
+    kernel: KernelOpt = None,
     allow_debug: AllowDebugOpt = False,
     allow_rollback: AllowRollbackOpt = False,
     strict: StrictOpt = False,
@@ -240,6 +268,7 @@ def update_cmd(
         image_data=data, image_path=str(image), target=target, options=options,
         dry_run=dry_run, timeout=timeout, sysfs_root=sysfs_root, proc_root=proc_root,
         lock_path=lock_file, record_path=record,
+        kernel=None if kernel is None else kernel.value,
     )
     kwargs: dict[str, Any] = {}
     if TEST_CLOCK is not None:

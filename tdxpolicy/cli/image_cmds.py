@@ -48,6 +48,12 @@ def _trusted() -> tuple[str, ...]:
 
 
 class KernelChoice(str, Enum):
+    """Kernel generations (tdxpolicy.generations; docs/kernel-generations.md)."""
+
+    v1_v3 = "v1-v3"
+    v4_v7 = "v4-v7"
+    v8 = "v8"
+    v9_v10 = "v9-v10"
     merged = "merged"
     legacy = "legacy"
 
@@ -114,9 +120,10 @@ def verify_cmd(
     module: ModuleOpt = None,
     kernel: Annotated[
         Optional[KernelChoice],
-        typer.Option("--kernel", help="Kernel generation that will take the image: 'merged' "
-                     "accepts only 0x200, 'legacy' only 0x100. Without it the format is reported "
-                     "but does not fail."),
+        typer.Option("--kernel", help="Kernel generation that will take the image "
+                     "(docs/kernel-generations.md): v9-v10 and merged accept only 0x200; v1-v3, "
+                     "v4-v7, v8 and legacy only 0x100 (checksum verified by v1-v3 and legacy). "
+                     "Without it the format is reported but does not fail."),
     ] = None,
     policy: PolicyOpt = None,
     no_default_policy: NoDefaultPolicyOpt = False,

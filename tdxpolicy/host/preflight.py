@@ -23,6 +23,7 @@ from typing import Any, Callable, Collection
 
 from ..catalogue import Catalogue
 from ..errors import InputError
+from ..generations import UPDATE_COMPAT_BIT, ShutdownFlag, abi, accepting
 from ..verdict import Check, MoveOptions, Result, Verdict
 from ..version import Version
 from .probe import ProbeResult, facts_to_json
@@ -48,6 +49,7 @@ HOST_CHECKS = (
     "seamret-invd-vmcs",
     "kernel-image-format",
     "advisories-acknowledged",
+    "shutdown-compat",
 )
 
 
@@ -143,9 +145,85 @@ def _check(code: str, ok: Result | bool, message: str, **facts: Any) -> Check:
     return Check(code, result, message, None, facts)
 
 
+def _undecided_hint(iface: Any) -> str:
+    choices = " or ".join(f"--kernel {g.value}" for g in iface.generations)
+    return (f"the sysfs layout of {iface.tdx_host} is shared by the kernel generations "
+            f"{', '.join(g.value for g in iface.generations)}, which sysfs cannot tell apart; "
+            f"name the running one with {choices} (docs/kernel-generations.md)")
+
+
+def kernel_format_check(iface: Any, image_format: str | None) -> Check:
+    """The image header against every candidate generation: passes only when all of them
+    accept it (docs/kernel-generations.md; domain.md section 4)."""
+    gens = iface.generations
+    accepted = list(iface.image_formats)
+    facts: dict[str, Any] = {"accepted": accepted, "generations": [g.value for g in gens]}
+    if image_format is None:
+        return _check("kernel-image-format", False,
+                      "the image header is not a recognised format", **facts)
+    facts["format"] = image_format
+    takers = accepting(image_format, gens)
+    if len(takers) == len(gens):
+        return _check("kernel-image-format", True,
+                      f"the {iface.label} kernel accepts {image_format} images", **facts)
+    if takers:
+        refusers = [g.value for g in gens if g not in takers]
+        return _check("kernel-image-format", False,
+                      f"{image_format} images are accepted by "
+                      f"{', '.join(g.value for g in takers)} but refused by "
+                      f"{', '.join(refusers)}: {_undecided_hint(iface)}", **facts)
+    return _check("kernel-image-format", False,
+                  f"the {iface.label} kernel accepts only {' and '.join(accepted)} images, this "
+                  f"one is {image_format}: convert it with 'tdxpolicy image convert IN -o OUT"
+                  f"{' --to 0x100' if '0x100' in accepted else ''}'", **facts)
+
+
+def shutdown_compat_check(iface: Any, catalogue: Catalogue, running: Version | None) -> Check:
+    """Kernels that set AVOID_COMPAT_SENSITIVE on TDH.SYS.SHUTDOWN unconditionally (v8, v9,
+    v10) make a module without TDX_FEATURES0.UPDATE_COMPAT (bit 47) refuse to shut down: the
+    update fails, harmlessly, every time (docs/kernel-generations.md)."""
+    gens = iface.generations
+    flagging = [g for g in gens if abi(g).shutdown_flag is ShutdownFlag.ALWAYS]
+    facts: dict[str, Any] = {"generations": [g.value for g in gens],
+                             "flag_always": [g.value for g in flagging]}
+    if not flagging:
+        phrase = {ShutdownFlag.NEVER: "never sets",
+                  ShutdownFlag.IF_SUPPORTED: "sets only when the module supports it"}
+        modes = " or ".join(dict.fromkeys(phrase[abi(g).shutdown_flag] for g in gens))
+        return _check("shutdown-compat", True,
+                      f"the {iface.label} kernel {modes} AVOID_COMPAT_SENSITIVE on shutdown, "
+                      "so the running module's support for it does not matter", **facts)
+    release = None if running is None else catalogue.get(running)
+    f0 = None if release is None else release.facts.features0
+    who = (f"the {', '.join(g.value for g in flagging)} kernel"
+           + ("s" if len(flagging) > 1 else ""))
+    others = [g.value for g in gens if g not in flagging]
+    also = "" if not others else (f"; if the running kernel is {' or '.join(others)}, this "
+                                  f"does not apply: {_undecided_hint(iface)}")
+    if f0 is None:
+        what = "unknown" if running is None else f"{running}"
+        return Check("shutdown-compat", Result.UNKNOWN,
+                     f"{who} ask the running module to shut down with AVOID_COMPAT_SENSITIVE, "
+                     f"which a module without TDX_FEATURES0.UPDATE_COMPAT (bit "
+                     f"{UPDATE_COMPAT_BIT}) refuses; no policy source gives TDX_FEATURES0 of the "
+                     f"running module ({what}){also}", None, facts)
+    facts["features0"] = f"{f0.value:#x}"
+    if f0.value >> UPDATE_COMPAT_BIT & 1:
+        return Check("shutdown-compat", Result.PASS,
+                     f"the running module {running} supports UPDATE_COMPAT (TDX_FEATURES0 "
+                     f"{f0.value:#x} bit {UPDATE_COMPAT_BIT}), so it accepts the shutdown flag "
+                     f"{who} set", f0.source, facts)
+    return Check("shutdown-compat", Result.FAIL,
+                 f"{who} ask the running module to shut down with AVOID_COMPAT_SENSITIVE, but "
+                 f"{running} lacks UPDATE_COMPAT (TDX_FEATURES0 {f0.value:#x}, bit "
+                 f"{UPDATE_COMPAT_BIT} clear): it refuses to shut down and every update fails "
+                 f"(before shutdown, harmlessly); use a kernel that does not set the flag "
+                 f"unconditionally (the merged kernel, v4-v7){also}", f0.source, facts)
+
+
 def host_checks(
     result: ProbeResult, can_write: Callable[[Path], bool], image_format: str | None,
-    have_image: bool,
+    have_image: bool, catalogue: Catalogue | None = None,
 ) -> tuple[Check, ...]:
     """The checks read from the host itself (domain.md section 3)."""
     iface = result.interface
@@ -160,12 +238,12 @@ def host_checks(
     # domain.md s.3: updates go through the fw_upload directory of the running generation.
     if iface.upload_dir is not None:
         out.append(_check("upload-interface", True,
-                          f"upload interface {iface.upload_dir} ({iface.generation.value} kernel)",
-                          upload_dir=str(iface.upload_dir), generation=iface.generation.value))
+                          f"upload interface {iface.upload_dir} ({iface.label} kernel)",
+                          upload_dir=str(iface.upload_dir), generation=iface.label))
     else:
         hint = HINT_SEAMRET if iface.seamret_invd_vmcs else HINT_NO_UPLOAD
         out.append(_check("upload-interface", False, f"no upload interface: {hint}",
-                          generation=iface.generation.value))
+                          generation=iface.label))
 
     # fw_upload: one upload at a time; `status` must be idle before `loading`=1.
     if iface.upload_status is None:
@@ -215,24 +293,11 @@ def host_checks(
         out.append(_check("seamret-invd-vmcs", True,
                           "the CPU does not report the seamret_invd_vmcs erratum"))
 
-    # domain.md s.4: the merged kernel accepts only 0x200 images; older kernels 0x100 [I].
+    # docs/kernel-generations.md: which header each candidate generation takes.
     if have_image:
-        accepted = iface.image_formats
-        if image_format is None:
-            out.append(_check("kernel-image-format", False,
-                              "the image header is not a recognised format",
-                              accepted=list(accepted)))
-        elif image_format in accepted:
-            out.append(_check("kernel-image-format", True,
-                              f"the {iface.generation.value} kernel accepts {image_format} images",
-                              format=image_format, accepted=list(accepted)))
-        else:
-            out.append(_check("kernel-image-format", False,
-                              f"the {iface.generation.value} kernel accepts only "
-                              f"{' and '.join(accepted)} images, this one is {image_format}: "
-                              f"convert it with 'tdxpolicy image convert IN -o OUT"
-                              f"{' --to 0x100' if '0x100' in accepted else ''}'",
-                              format=image_format, accepted=list(accepted)))
+        out.append(kernel_format_check(iface, image_format))
+    if catalogue is not None:
+        out.append(shutdown_compat_check(iface, catalogue, result.facts.module_version))
     return tuple(out)
 
 
@@ -279,14 +344,19 @@ def preflight(
         # unknown to them); `kernel-image-format` (host_checks) fails it against the probed
         # kernel.
         trusted = (INTEL_KEY_HASH,) if trusted_key_hashes is None else tuple(trusted_key_hashes)
+        # The sigstruct page rule depends on the kernel (how many pages it passes, with which
+        # loader parameter version) and on the running P-SEAMLDR.
         ident, img_checks = image_move_checks(image, path, catalogue, target,
-                                              trusted_key_hashes=trusted)
+                                              trusted_key_hashes=trusted,
+                                              kernels=result.interface.generations,
+                                              seamldr=result.facts.seamldr_version)
         info = image_info(image_data, path, None if ident is None else ident.text)
     if target is None:
         raise InputError("--to VERSION is required (or --image PATH)", code="usage")
 
     verdict = decide(catalogue, result.facts, target, options)
-    checks = host_checks(result, can_write, info.format if info else None, info is not None)
+    checks = host_checks(result, can_write, info.format if info else None, info is not None,
+                         catalogue)
     words = advisory_words(catalogue, target)
     ack = options.acknowledged
     unack = () if "all" in ack else tuple(w for w in words if w not in ack)

@@ -2,20 +2,18 @@
 
 Pure reading from the roots given as parameters (``/sys`` and ``/proc`` on a real host, fake
 trees in tests), through a :class:`~tdxpolicy.host.sysfs.SysfsIO`; nothing is ever written.
-Three kernel ABI generations are recognised (domain.md section 3):
+The kernel ABI is the table of :mod:`tdxpolicy.generations` (one row per kernel generation,
+sources in docs/kernel-generations.md). Sysfs shows one of four layouts:
 
-* ``merged`` (2026): ``devices/faux/tdx_host/{version,seamldr_version,num_remaining_updates}``
-  and the ``fw_upload`` directory ``class/firmware/tdx_module``; accepts 0x200 images only.
-* ``series-v3-v7`` (the patch series v3-v7): ``devices/faux/tdx_host/version``,
-  ``devices/faux/tdx_host/seamldr/{version,num_remaining_updates}`` and
-  ``class/firmware/seamldr_upload``.
-* ``legacy`` (earlier kernels and Intel's reference script):
-  ``devices/virtual/tdx/tdx_tsm/version`` and ``devices/virtual/tdx/seamldr/version``, upload
-  through ``class/firmware/seamldr_upload``.
-
-Which image header the two older generations accept is not published; we treat them as the
-``legacy`` kernel of ``tdxpolicy image verify --kernel legacy`` (0x100 ``tdx_blob``, the format
-Intel's reference loader writes) [I].
+* ``flat``: ``devices/faux/tdx_host/{version,seamldr_version,num_remaining_updates}`` and
+  ``class/firmware/tdx_module``: the patch series v8, v9-v10 and the merged kernel. Sysfs cannot
+  tell them apart (v8 takes 0x100 images, the others 0x200), so all three stay candidates
+  until the operator names one (``--kernel``); every check takes the strictest answer.
+* ``seamldr-dir``: ``devices/faux/tdx_host/seamldr/{version,num_remaining_updates}``: v1-v3
+  (upload through ``class/firmware/seamldr_upload``) or v4-v7 (``class/firmware/tdx_module``),
+  told apart by the upload directory when there is one.
+* ``legacy``: ``devices/virtual/tdx/{tdx_tsm,seamldr}/version`` and ``seamldr_upload`` (Intel's
+  older interface and reference script).
 
 :func:`probe` is lenient about what makes an update impossible but leaves the facts readable
 (module lost, no upload interface, the ``seamret_invd_vmcs`` bug): it records them in
@@ -30,12 +28,12 @@ from __future__ import annotations
 
 import errno
 import re
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import HostError, Problem
+from ..errors import HostError, InputError, Problem
+from ..generations import LAYOUTS, Generation, abi
 from ..hostfacts import HostFacts, format_cpuid
 from ..model import Location
 from ..version import Version, VersionError, parse_version
@@ -48,6 +46,7 @@ __all__ = [
     "ProbeResult",
     "probe",
     "probe_facts",
+    "state_generation",
     "encode_cpuid_eax",
     "parse_cpuinfo",
     "parse_cpu_list",
@@ -90,63 +89,20 @@ HINT_NO_UPLOAD = (
 )
 
 
-class Generation(str, Enum):
-    MERGED = "merged"
-    SERIES = "series-v3-v7"
-    LEGACY = "legacy"
-
-    @property
-    def kernel(self) -> str:
-        """The image-verification kernel (``image verify --kernel``) of this generation."""
-        return "merged" if self is Generation.MERGED else "legacy"
-
-    @property
-    def image_formats(self) -> tuple[str, ...]:
-        # domain.md section 4: the merged kernel takes only 0x200; older ones: [I], see above.
-        return ("0x200",) if self is Generation.MERGED else ("0x100",)
-
-
-@dataclass(frozen=True)
-class _Layout:
-    generation: Generation
-    tdx_host: str  # directory, relative to the sysfs root
-    version: str
-    seamldr_version: str
-    remaining: str
-    upload_dir: str
-
-
-_MERGED = _Layout(
-    Generation.MERGED,
-    "devices/faux/tdx_host",
-    "devices/faux/tdx_host/version",
-    "devices/faux/tdx_host/seamldr_version",
-    "devices/faux/tdx_host/num_remaining_updates",
-    "class/firmware/tdx_module",
-)
-_SERIES = _Layout(
-    Generation.SERIES,
-    "devices/faux/tdx_host",
-    "devices/faux/tdx_host/version",
-    "devices/faux/tdx_host/seamldr/version",
-    "devices/faux/tdx_host/seamldr/num_remaining_updates",
-    "class/firmware/seamldr_upload",
-)
-_LEGACY = _Layout(
-    Generation.LEGACY,
-    "devices/virtual/tdx",
-    "devices/virtual/tdx/tdx_tsm/version",
-    "devices/virtual/tdx/seamldr/version",
-    "devices/virtual/tdx/seamldr/num_remaining_updates",
-    "class/firmware/seamldr_upload",
-)
+def _layout_label(generations: tuple[Generation, ...]) -> str:
+    """``v8``, or ``v8|v9-v10|merged`` when sysfs cannot tell the candidates apart."""
+    return "|".join(g.value for g in generations)
 
 
 @dataclass(frozen=True)
 class Interface:
-    """How the kernel exposes TDX module updates on this host, and what stands in the way."""
+    """How the kernel exposes TDX module updates on this host, and what stands in the way.
 
-    generation: Generation
+    ``generations`` are the kernel generations whose sysfs layout matches (one when sysfs
+    settles it; several when they share a layout, e.g. v8, v9-v10 and the merged kernel).
+    ``generation_stated`` is True when the operator named the generation (``--kernel``)."""
+
+    generations: tuple[Generation, ...]
     sysfs_root: Path
     proc_root: Path
     tdx_host: Path
@@ -160,14 +116,30 @@ class Interface:
     packages: int
     seamret_invd_vmcs: bool
     problems: tuple[str, ...] = ()  # why no update is possible (empty: usable)
+    layout: str = ""
+    generation_stated: bool = False
 
     @property
-    def kernel(self) -> str:
-        return self.generation.kernel
+    def generation(self) -> Generation | None:
+        """The kernel generation, or None when sysfs cannot tell the candidates apart."""
+        return self.generations[0] if len(self.generations) == 1 else None
+
+    @property
+    def label(self) -> str:
+        """``merged``, or ``v8|v9-v10|merged`` for an undecided layout."""
+        return _layout_label(self.generations)
+
+    @property
+    def kernel(self) -> str | None:
+        """The ``image verify --kernel`` value, None when undecided."""
+        g = self.generation
+        return None if g is None else g.value
 
     @property
     def image_formats(self) -> tuple[str, ...]:
-        return self.generation.image_formats
+        """Formats at least one candidate generation accepts (table order: 0x100 first)."""
+        found = {f for g in self.generations for f in abi(g).formats}
+        return tuple(f for f in ("0x100", "0x200") if f in found)
 
     @property
     def usable(self) -> bool:
@@ -175,7 +147,10 @@ class Interface:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "generation": self.generation.value,
+            "generation": self.label,
+            "generations": [g.value for g in self.generations],
+            "generation_stated": self.generation_stated,
+            "layout": self.layout,
             "sysfs_root": str(self.sysfs_root),
             "proc_root": str(self.proc_root),
             "tdx_host": str(self.tdx_host),
@@ -213,6 +188,27 @@ class ProbeResult:
         out = facts_to_json(self.facts)
         out["interface"] = self.interface.to_json()
         return out
+
+
+def state_generation(result: ProbeResult, stated: Generation | str | None) -> ProbeResult:
+    """``result`` with the generation the operator named (``--kernel``). The name must be one
+    of the candidates sysfs left open; anything else is a usage error (exit 2), because a
+    kernel whose layout does not match cannot be the running one."""
+    if stated is None:
+        return result
+    try:
+        gen = Generation(stated)
+    except ValueError:
+        choices = ", ".join(g.value for g in Generation)
+        raise InputError(f"--kernel: unknown kernel generation {stated!r}; expected one of "
+                         f"{choices}", code="usage") from None
+    iface = result.interface
+    if gen not in iface.generations:
+        raise InputError(
+            f"--kernel {gen.value}: the probed sysfs layout ({iface.layout}, {iface.tdx_host}) "
+            f"belongs to {iface.label}, not to {gen.value}; see docs/kernel-generations.md",
+            code="usage")
+    return replace(result, interface=replace(iface, generations=(gen,), generation_stated=True))
 
 
 def facts_to_json(facts: HostFacts) -> dict[str, Any]:
@@ -314,18 +310,29 @@ def _read_error(path: Path, e: OSError, what: str) -> HostError:
     return _fail(path, f"cannot read {what}: {reason}", "bad-host-data")
 
 
-def _detect(io: SysfsIO, sysfs: Path) -> _Layout:
-    if io.is_dir(sysfs / _SERIES.tdx_host):
-        if io.is_dir(sysfs / "devices/faux/tdx_host/seamldr"):
-            return _SERIES
-        return _MERGED
-    if io.is_dir(sysfs / _LEGACY.tdx_host):
-        return _LEGACY
+def _detect(io: SysfsIO, sysfs: Path) -> tuple[str, tuple[Generation, ...]]:
+    """The sysfs layout and the generations that share it. Within the ``seamldr-dir`` layout
+    the upload directory's name tells v1-v3 (``seamldr_upload``) from v4-v7 (``tdx_module``);
+    within ``flat`` nothing does (docs/kernel-generations.md)."""
+    flat = abi(Generation.MERGED)
+    legacy = abi(Generation.LEGACY)
+    if io.is_dir(sysfs / flat.tdx_host):
+        if io.is_dir(sysfs / flat.tdx_host / "seamldr"):
+            candidates = LAYOUTS["seamldr-dir"]
+            present = tuple(g for g in candidates if io.is_dir(sysfs / abi(g).upload_dir))
+            return "seamldr-dir", present if len(present) == 1 else candidates
+        if io.exists(sysfs / flat.seamldr_version) or io.is_dir(sysfs / flat.upload_dir):
+            return "flat", LAYOUTS["flat"]
+        # Only `version`: every generation hides the P-SEAMLDR attributes and the upload
+        # directory when updates are unsupported, so any of them may be running.
+        return "tdx_host", LAYOUTS["seamldr-dir"] + LAYOUTS["flat"]
+    if io.is_dir(sysfs / legacy.tdx_host):
+        return "legacy", LAYOUTS["legacy"]
     raise HostError(
         [
             Problem(
-                f"no TDX host interface: neither {sysfs / _MERGED.tdx_host} nor "
-                f"{sysfs / _LEGACY.tdx_host} exists; {HINT_NOT_TDX}",
+                f"no TDX host interface: neither {sysfs / flat.tdx_host} nor "
+                f"{sysfs / legacy.tdx_host} exists; {HINT_NOT_TDX}",
                 Location(str(sysfs)),
             )
         ],
@@ -337,6 +344,7 @@ def probe(
     sysfs_root: Path = Path("/sys"),
     proc_root: Path = Path("/proc"),
     io: SysfsIO | None = None,
+    kernel: Generation | str | None = None,
 ) -> ProbeResult:
     """Read the host. Raises :class:`HostError` when this is not a TDX host or when an
     attribute holds something no kernel writes; records (does not raise) the conditions that
@@ -345,7 +353,9 @@ def probe(
     sysfs_root = Path(sysfs_root)
     proc_root = Path(proc_root)
     rd = _Reader(io)
-    layout = _detect(io, sysfs_root)
+    layout_name, generations = _detect(io, sysfs_root)
+    # Candidates of one layout share every attribute path; the first stands for all.
+    layout = abi(generations[0])
     problems: list[str] = []
 
     # CPUs first: the seamret_invd_vmcs bug explains a missing upload interface.
@@ -371,8 +381,8 @@ def probe(
         problems.append(f"{version_path}: reading the TDX module version failed with ENXIO: "
                         f"{HINT_MODULE_LOST}")
 
-    upload = sysfs_root / layout.upload_dir
-    upload_dir: Path | None = upload if io.is_dir(upload) else None
+    uploads = [sysfs_root / abi(g).upload_dir for g in generations]
+    upload_dir: Path | None = next((u for u in uploads if io.is_dir(u)), None)
     upload_status: str | None = None
     if upload_dir is not None:
         for name in UPLOAD_FILES:
@@ -410,13 +420,11 @@ def probe(
     if upload_dir is not None or io.exists(seamldr_path):
         seamldr = rd.version(seamldr_path, what="the P-SEAMLDR version")
     # Intel's reference script never read the budget on legacy kernels: optional there.
-    if (upload_dir is not None and layout.generation is not Generation.LEGACY) or io.exists(
-        remaining_path
-    ):
+    if (upload_dir is not None and layout.remaining_required) or io.exists(remaining_path):
         remaining = rd.count(remaining_path, what="the number of remaining updates")
 
     if upload_dir is None:
-        where = sysfs_root / layout.upload_dir
+        where = " or ".join(str(u) for u in dict.fromkeys(uploads))
         if cpus.seamret_invd_vmcs:
             problems.append(f"{where} is missing: {HINT_SEAMRET}")
         else:
@@ -432,7 +440,8 @@ def probe(
         origin="probe",
     )
     iface = Interface(
-        generation=layout.generation,
+        generations=generations,
+        layout=layout_name,
         sysfs_root=sysfs_root,
         proc_root=proc_root,
         tdx_host=sysfs_root / layout.tdx_host,
@@ -447,7 +456,7 @@ def probe(
         seamret_invd_vmcs=cpus.seamret_invd_vmcs,
         problems=tuple(problems),
     )
-    return ProbeResult(facts, iface, tuple(rd.raw))
+    return state_generation(ProbeResult(facts, iface, tuple(rd.raw)), kernel)
 
 
 def probe_facts(

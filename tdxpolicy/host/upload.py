@@ -92,6 +92,9 @@ class UpdateRequest:
     proc_root: Path = Path("/proc")
     lock_path: Path = DEFAULT_LOCK
     record_path: Path = DEFAULT_RECORD
+    # The running kernel's generation as the operator named it (--kernel), for layouts that
+    # several generations share; None: every candidate is held to (the strictest answer).
+    kernel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,7 @@ def run_update(
     ctx = _Context(request, info, started_at, t0, clock, now, timings, records)
     try:
         try:
-            before = probe(request.sysfs_root, request.proc_root, io)
+            before = probe(request.sysfs_root, request.proc_root, io, request.kernel)
         except HostError as e:
             ctx.finish(Outcome.HOST_UNAVAILABLE, f"probe failed: {e.message}", None, None)
             raise
@@ -198,7 +201,7 @@ def run_update(
                                  {"lock": str(request.lock_path)}))
             # Re-read the host immediately before writing: preflight's facts must still hold.
             try:
-                again = probe(request.sysfs_root, request.proc_root, io)
+                again = probe(request.sysfs_root, request.proc_root, io, request.kernel)
                 changes = _changes(before, again)
             except HostError as e:
                 changes = [f"the host can no longer be read: {e.message}"]
@@ -244,7 +247,7 @@ def _changes(a: ProbeResult, b: ProbeResult) -> list[str]:
         if va != vb:
             out.append(f"{name} {_show(va)} -> {_show(vb)}")
     ia, ib = a.interface, b.interface
-    for name in ("generation", "upload_dir", "upload_status", "module_alive", "offline_cpus",
+    for name in ("label", "upload_dir", "upload_status", "module_alive", "offline_cpus",
                  "seamret_invd_vmcs"):
         va, vb = getattr(ia, name), getattr(ib, name)
         if va != vb:

@@ -14,8 +14,9 @@ heavy library, so the CLI may import this package at start-up cost close to noth
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Collection
+from typing import TYPE_CHECKING, Any, Collection, Sequence
 
+from ..generations import Generation
 from ..model import Location, ReleaseFacts, Sourced
 from ..hostfacts import format_cpuid
 from ..verdict import Check, Result
@@ -198,6 +199,8 @@ def image_move_checks(
     target: Version | None,
     *,
     trusted_key_hashes: Collection[str] = (INTEL_KEY_HASH,),
+    kernels: Sequence[Generation] | None = None,
+    seamldr: Version | None = None,
 ) -> tuple[Version | None, tuple[Check, ...]]:
     """Checks an image adds to a move decision (``can-upgrade``/``path``/``select --image``).
 
@@ -205,10 +208,13 @@ def image_move_checks(
     ``image-identity``, the identity cross-checks (``image-name``, ``module-version``) and
     ``image-catalogue``. Raises :class:`~tdxpolicy.errors.InputError` only when the file is not
     an image at all. The kernel generation is an unknown host fact here, so the header format
-    is reported (a 0x100 image warns) but does not fail.
+    is reported (a 0x100 image warns) but does not fail. ``kernels`` (candidate generations of
+    a probed host) and ``seamldr`` (the running P-SEAMLDR) sharpen the checksum and sigstruct
+    page rules; without them the strictest answer is taken.
     """
     image = data if isinstance(data, Image) else read_image(data, path)
-    checks = verify(image, trusted_key_hashes=trusted_key_hashes)
+    checks = verify(image, trusted_key_hashes=trusted_key_hashes, kernels=kernels,
+                    seamldr=seamldr)
     ident = identify(image.sigstruct.seamhash_hex, catalogue)
     out = [_validity_check(image, checks), _identity_check(image, ident, target)]
     out.extend(identity_checks(image, ident))

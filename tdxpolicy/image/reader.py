@@ -69,7 +69,7 @@ BLOB_SIGNATURE = b"TDX-BLOB"
 class ImageFormat(IntEnum):
     """The header ``version`` word (domain.md section 4)."""
 
-    TDX_BLOB = 0x100  # what Intel publishes; pre-merge kernels (series v3-v7)
+    TDX_BLOB = 0x100  # what Intel publishes; kernels v1-v8 (docs/kernel-generations.md)
     TDX_IMAGE = 0x200  # the only format the merged kernel accepts
 
     @property

@@ -25,9 +25,11 @@ import hashlib
 import hmac
 import sys
 from enum import Enum
-from typing import Any, Collection, Iterable
+from typing import Any, Collection, Iterable, Sequence
 
+from ..generations import Generation, abi, accepting, loader_accepts_multi_page
 from ..model import Location
+from ..version import Version
 from ..hostfacts import format_cpuid
 from ..verdict import Check, Result
 from .reader import (
@@ -63,11 +65,9 @@ INTEL_KEY_HASH = (
 )
 
 
-class Kernel(str, Enum):
-    """Kernel generations that take images (domain.md sections 3-4)."""
-
-    MERGED = "merged"  # arch/x86/virt/vmx/tdx/seamldr.c: 0x200 only
-    LEGACY = "legacy"  # series v3-v7 and Intel's script (seamldr_upload): 0x100
+# Kernel generations that take images: one row each in tdxpolicy.generations (header formats,
+# checksum, sigstruct pages, loader parameter version); docs/kernel-generations.md.
+Kernel = Generation
 
 
 class ImageCheck(str, Enum):
@@ -196,7 +196,72 @@ def _header_signature_check(image: Image, signature: bytes, offset: int) -> Chec
     )
 
 
-def _blob_header_checks(image: Image, h: BlobHeader) -> list[Check]:
+def _checksum_check(image: Image, h: BlobHeader, kernels: Sequence[Generation]) -> Check:
+    """The 16-bit word sum of the file is 0. Only v1-v3 (and, not knowing better, Intel's older
+    interface) verify it; v4 dropped the check ("Remove checksum verification as it is
+    optional"). A mismatch fails unless every candidate kernel is known to ignore it."""
+    total = word_sum(image.data)
+    facts = {"checksum": h.checksum, "word_sum": total}
+    head = f"16-bit word sum of the file is {total:#06x} with checksum field {h.checksum:#06x}"
+    if total == 0:
+        return _chk(image, ImageCheck.HEADER_CHECKSUM, True, head, 2, **facts)
+    checking = [g for g in kernels if abi(g).checksum_verified]
+    if kernels and not checking:
+        return _chk(image, ImageCheck.HEADER_CHECKSUM, Result.WARN,
+                    f"{head}; the {', '.join(g.value for g in kernels)} kernel does not verify "
+                    "the checksum (the signature and seamhash checks still cover the content)",
+                    2, **facts)
+    who = ", ".join(g.value for g in checking) if checking else "v1-v3 kernels"
+    return _chk(image, ImageCheck.HEADER_CHECKSUM, False,
+                f"{head}; expected the sum to be 0 mod 2^16 ({who} refuse it)", 2, **facts)
+
+
+def _multi_page_check(image: Image, n: int, kernels: Sequence[Generation],
+                      seamldr: Version | None) -> Check:
+    """A 0x100 sigstruct of more than one page (docs/kernel-generations.md): v1-v3 pass one
+    page; v4-v8 pass up to 4 (more are silently clamped), v5-v8 with loader parameter
+    version 1, which P-SEAMLDR 1.5 refuses with EBADPARAM after the running module has shut
+    down. No source says any P-SEAMLDR accepts it, so it is refused unless one does."""
+    pool = [g for g in kernels if "0x100" in abi(g).formats] or list(accepting("0x100"))
+
+    def names(gens: list[Generation]) -> str:
+        return ", ".join(g.value for g in gens)
+
+    one_page = [g for g in pool if abi(g).multi_page_params_version is None]
+    clamped = [g for g in pool if abi(g).multi_page_params_version is not None
+               and n > abi(g).max_sigstruct_pages]
+    whole = [g for g in pool if g not in one_page and g not in clamped]
+    reasons: list[str] = []
+    if one_page:
+        reasons.append(f"{names(one_page)} pass only the first page to P-SEAMLDR")
+    if clamped:
+        most = min(abi(g).max_sigstruct_pages for g in clamped)
+        reasons.append(f"{names(clamped)} silently pass only the first {most} of the {n} pages")
+    accepts = loader_accepts_multi_page(seamldr)
+    if (whole or clamped) and accepts is not True:
+        who = names(whole + clamped)
+        if accepts is False:
+            reasons.append(f"{who} pass them with loader parameter version 1, which P-SEAMLDR "
+                           f"{seamldr} refuses (EBADPARAM) after the running module has shut "
+                           "down: every TD lost")
+        else:
+            unknown = ("the running P-SEAMLDR is unknown" if seamldr is None
+                       else f"no published source says P-SEAMLDR {seamldr} accepts it")
+            reasons.append(f"{who} pass them with loader parameter version 1, which P-SEAMLDR "
+                           "1.5 refuses (EBADPARAM) after the running module has shut down; "
+                           f"{unknown}")
+    facts: dict[str, Any] = {"pages": n, "kernels": [g.value for g in pool],
+                             "seamldr": None if seamldr is None else seamldr.text}
+    if reasons:
+        return _chk(image, ImageCheck.SIGSTRUCT_PAGES, False,
+                    f"{n} sigstruct pages: " + "; ".join(reasons), HEADER_SIZE, **facts)
+    return _chk(image, ImageCheck.SIGSTRUCT_PAGES, True,
+                f"{n} sigstruct pages: passed whole by {', '.join(g.value for g in pool)} and "
+                f"accepted by P-SEAMLDR {seamldr}", HEADER_SIZE, **facts)
+
+
+def _blob_header_checks(image: Image, h: BlobHeader, kernels: Sequence[Generation] = (),
+                        seamldr: Version | None = None) -> list[Check]:
     """0x100 ``tdx_blob`` (intel/blob_structure.txt; domain.md section 4)."""
     out = [
         _header_version_check(image, h.version, ImageFormat.TDX_BLOB),
@@ -214,19 +279,7 @@ def _blob_header_checks(image: Image, h: BlobHeader) -> list[Check]:
             file_size=image.size,
         )
     )
-    total = word_sum(image.data)
-    out.append(
-        _chk(
-            image,
-            ImageCheck.HEADER_CHECKSUM,
-            total == 0,
-            f"16-bit word sum of the file is {total:#06x} with checksum field {h.checksum:#06x}"
-            + ("" if total == 0 else "; expected the sum to be 0 mod 2^16"),
-            2,
-            checksum=h.checksum,
-            word_sum=total,
-        )
-    )
+    out.append(_checksum_check(image, h, kernels))
     bad = 20 if h.reserved0 else h.reserved1_first_nonzero
     out.append(
         _chk(
@@ -265,17 +318,8 @@ def _blob_header_checks(image: Image, h: BlobHeader) -> list[Check]:
             _chk(image, ImageCheck.SIGSTRUCT_PAGES, True, "1 sigstruct page", HEADER_SIZE, pages=1)
         )
     else:
-        out.append(
-            _chk(
-                image,
-                ImageCheck.SIGSTRUCT_PAGES,
-                Result.WARN,
-                f"{n} sigstruct pages: the 0x100 format allows it, but the merged kernel's "
-                f"0x200 format takes at most 1, so this image cannot be converted",
-                HEADER_SIZE,
-                pages=n,
-            )
-        )
+        assert n is not None
+        out.append(_multi_page_check(image, n, kernels, seamldr))
     out.append(_module_pages_check(image, image.size - off if offset_ok else None, off if offset_ok else 4))
     return out
 
@@ -393,8 +437,8 @@ def _image_header_checks(image: Image, h: TdxImageHeader) -> list[Check]:
     return out
 
 
-def _kernel_check(image: Image, kernel: Kernel | None) -> Check:
-    """Which kernel generations accept the header (domain.md section 4; cli-contract
+def _kernel_check(image: Image, kernel: Generation | None) -> Check:
+    """Which kernel generations accept the header (docs/kernel-generations.md; cli-contract
     "Images"): without ``kernel`` the acceptance is reported but does not fail."""
     fmt = image.format
     if fmt is None:
@@ -405,20 +449,24 @@ def _kernel_check(image: Image, kernel: Kernel | None) -> Check:
             "a bare sigstruct + module pair cannot be uploaded; join it into an image with "
             "'tdxpolicy image join'",
         )
-    accepted_by = Kernel.MERGED if fmt is ImageFormat.TDX_IMAGE else Kernel.LEGACY
+    takers = accepting(fmt.label)
+    names = ", ".join(g.value for g in takers)
     if fmt is ImageFormat.TDX_IMAGE:
-        what = "0x200 tdx_image: accepted by the merged kernel; refused by pre-merge kernels"
+        what = (f"0x200 tdx_image: accepted by {names}; refused (before shutdown, harmlessly) "
+                "by older kernels")
     else:
         what = (
-            "0x100 tdx_blob: accepted only by pre-merge kernels (series v3-v7, Intel's script); "
-            "the merged kernel refuses it (before shutdown, harmlessly); "
-            "'tdxpolicy image convert' rewrites it as 0x200"
+            f"0x100 tdx_blob: accepted only by {names}; the v9-v10 and merged kernels refuse "
+            "it (before shutdown, harmlessly); 'tdxpolicy image convert' rewrites it as 0x200"
         )
-    facts = {"format": fmt.label, "accepted_by": accepted_by.value}
+    # "accepted_by" keeps its first meaning (merged / legacy); the full list is "generations".
+    facts = {"format": fmt.label,
+             "accepted_by": "merged" if fmt is ImageFormat.TDX_IMAGE else "legacy",
+             "generations": [g.value for g in takers]}
     if kernel is None:
         result = Result.PASS if fmt is ImageFormat.TDX_IMAGE else Result.WARN
         return _chk(image, ImageCheck.KERNEL_FORMAT, result, what, 0, kernel=None, **facts)
-    ok = kernel is accepted_by
+    ok = kernel in takers
     return _chk(
         image,
         ImageCheck.KERNEL_FORMAT,
@@ -550,11 +598,28 @@ def _sigstruct_checks(
             )
         )
 
-    # Sigstruct pages beyond the 2048 bytes are zero padding (blob_structure.txt). The loader
-    # reads only 2048 bytes, so non-zero padding is suspicious but not fatal.
+    # Sigstruct pages beyond the 2048 bytes are zero padding (blob_structure.txt). In one page
+    # the loader reads only 2048 bytes, so non-zero padding there is suspicious but not fatal.
+    # Beyond the first page the bytes belong to what a multi-page loader would read as part of
+    # a larger sigstruct whose layout is not published: they cannot be verified, so they fail.
     pad = image.sigstruct_area[SIGSTRUCT_SIZE:]
     pad_nz = pad.lstrip(b"\x00")
-    if pad_nz:
+    beyond = image.sigstruct_area[PAGE_SIZE:]
+    beyond_nz = beyond.lstrip(b"\x00")
+    if beyond_nz:
+        at = s.offset + PAGE_SIZE + len(beyond) - len(beyond_nz)
+        out.append(
+            _chk(
+                image,
+                ImageCheck.SIGSTRUCT_PADDING,
+                False,
+                f"the sigstruct area is {len(image.sigstruct_area)} bytes and holds data after "
+                "its first page: no published layout says what a larger sigstruct contains, so "
+                "it cannot be verified; first non-zero byte",
+                at,
+            )
+        )
+    elif pad_nz:
         at = s.offset + SIGSTRUCT_SIZE + len(pad) - len(pad_nz)
         out.append(
             _chk(
@@ -748,16 +813,25 @@ def _pair_checks(image: Image) -> list[Check]:
 def verify(
     image: Image,
     *,
-    kernel: Kernel | str | None = None,
+    kernel: Generation | str | None = None,
     trusted_key_hashes: Collection[str] = (INTEL_KEY_HASH,),
+    kernels: Sequence[Generation] | None = None,
+    seamldr: Version | None = None,
 ) -> list[Check]:
     """Every check the kernel and P-SEAMLDR make, in that order. ``trusted_key_hashes`` are
-    SHA-384 digests (hex) of moduli; only Intel's production key is trusted by default."""
-    k = Kernel(kernel) if isinstance(kernel, str) else kernel
+    SHA-384 digests (hex) of moduli; only Intel's production key is trusted by default.
+
+    ``kernel`` is the generation the image is meant for (``image verify --kernel``): it decides
+    ``kernel-format`` too. ``kernels`` are candidate generations when the caller cannot name
+    one (a probed host whose layout several share): they decide the checksum and sigstruct
+    page rules, strictest first, but not ``kernel-format``. ``seamldr`` is the running
+    P-SEAMLDR, for the sigstruct page rule."""
+    k = Generation(kernel) if isinstance(kernel, str) else kernel
+    pool: tuple[Generation, ...] = (k,) if k is not None else tuple(kernels or ())
     out: list[Check] = []
     h = image.header
     if isinstance(h, BlobHeader):
-        out.extend(_blob_header_checks(image, h))
+        out.extend(_blob_header_checks(image, h, pool, seamldr))
     elif isinstance(h, TdxImageHeader):
         out.extend(_image_header_checks(image, h))
     else:
