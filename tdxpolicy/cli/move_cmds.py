@@ -304,7 +304,11 @@ def select_cmd(
         p = _path_with_images(
             plan(catalogue, host, target, options, max_hops=max_hops or 1), extra
         )
+        from ..verdict import Result
+
         failed = tuple(dict.fromkeys(c.code for c in p.blocking)) if not p.found else ()
+        unknown = tuple(dict.fromkeys(c.code for c in p.blocking
+                                      if c.result is Result.UNKNOWN)) if not p.found else ()
         # select never picks a reinstall or a rollback (engine.select): an image of the
         # running release or an older one is listed as a candidate but not selected.
         running = host.module_version
@@ -313,7 +317,8 @@ def select_cmd(
         result = SelectResult(
             selected=target if chosen else None,
             path=p.hops if chosen else (),
-            candidates=(Candidate(target, p.found, failed, len(p.hops) if p.found else None),),
+            candidates=(Candidate(target, p.found, failed, len(p.hops) if p.found else None,
+                                  unknown),),
         )
     else:
         from ..engine import select
