@@ -167,8 +167,8 @@ def next_steps(verdict: Verdict) -> list[str]:
         c.code in ("svn", "handoff") and c.result is Result.FAIL for c in verdict.checks
     )
     for c in sort_checks(verdict.checks):
-        if c.code == "rollback-rule" and loader_refuses:
-            continue
+        if c.code in ("rollback-rule", "features") and loader_refuses:
+            continue  # the move must not be attempted at all: no override or acknowledgement
         if c.result is Result.PASS:
             continue
         if c.result is Result.WARN and c.code not in ("advisory", "policy-fresh", "features"):
