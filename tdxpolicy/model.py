@@ -162,6 +162,21 @@ class ReleaseFacts:
     debug: Sourced[bool] | None = None
     status: Sourced[Status] | None = None
 
+    def signing(self) -> tuple[bool | None, Location | None]:
+        """(debug-signed?, the fact that proves it); (None, None) when nothing proves it.
+
+        The sigstruct's ``module_type`` bit 31 is only known to a source that read the
+        release's image: a ``debug`` fact records it set (or, from an image, clear), and a
+        ``seamhash`` fact says the image was read, whose debug bit the same source records
+        with ``debug`` when set (policy-format.md) — so ``seamhash`` without ``debug``
+        proves production-signed. A release known only from a mapping file, README or MRSEAM
+        table has neither: unknown, never "production" by default."""
+        if self.debug is not None:
+            return bool(self.debug.value), self.debug.source
+        if self.seamhash is not None:
+            return False, self.seamhash.source
+        return None, None
+
     def items(self) -> list[tuple[str, Sourced[Any]]]:
         """The known facts, in :data:`FACT_NAMES` order."""
         out: list[tuple[str, Sourced[Any]]] = []

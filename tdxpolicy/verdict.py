@@ -27,8 +27,13 @@ __all__ = [
     "Candidate",
     "SelectResult",
     "MoveOptions",
+    "FEATURES_LOST_WORD",
     "denies",
 ]
+
+#: The ``--acknowledge`` word of the ``features`` check. Not an advisory word of any release:
+#: the check is computed from the two releases' TDX_FEATURES0, not declared by a document.
+FEATURES_LOST_WORD = "features-lost"
 
 
 class Result(str, Enum):
@@ -63,6 +68,7 @@ class CheckCode(str, Enum):
     SUPPORT_STATUS = "support-status"
     ADVISORY = "advisory"
     POLICY_FRESH = "policy-fresh"
+    FEATURES = "features"  # added in 0.2: TDX_FEATURES0 bits the running module has, T lacks
 
 
 def denies(result: Result, strict: bool) -> bool:
@@ -132,8 +138,11 @@ class PathResult:
 class Candidate:
     version: Version
     allowed: bool
-    failed: tuple[str, ...]  # failing check codes
+    failed: tuple[str, ...]  # denying check codes (fail and unknown, as list/1's `failed`)
     hops: int | None = None
+    # The subset of ``failed`` that is unknown rather than failed (a fact not given or not
+    # known), shown apart as `list` does.
+    unknown: tuple[str, ...] = ()
 
 
 @value
@@ -152,6 +161,7 @@ class MoveOptions:
     strict: bool = False
     assume_unknown_ok: bool = False  # relaxes only host facts that were not given
     today: _dt.date | None = None  # for `expires`; the CLI passes the real date
-    # Advisory words acknowledged by the operator (`--acknowledge WORD`, "all" for every one):
-    # an acknowledged advisory passes, an unacknowledged one warns.
+    # Words acknowledged by the operator (`--acknowledge WORD`, "all" for every one): an
+    # acknowledged advisory passes, an unacknowledged one warns. FEATURES_LOST_WORD
+    # acknowledges the `features` check (TDX_FEATURES0 bits lost by the move) the same way.
     acknowledged: frozenset[str] = frozenset()

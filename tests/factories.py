@@ -93,7 +93,9 @@ def block(
     platforms: Iterable[int | str] | None = None,
     seamldr: Iterable[str] | None = None,
     handoff: Handoff | Sequence[Any] | Mapping[str, Any] | None = None,
-    debug: bool | None = None,
+    debug: bool | None = False,
+    features0: int | str | None = None,
+    seamhash: str | None = None,
     status: tuple[str, str] | None = None,
     published: str | None = None,
     update_from: Iterable[str] = (),
@@ -101,7 +103,10 @@ def block(
     rollback_to: Iterable[str] = (),
     advisories: Iterable[tuple[str, str]] = (),
 ) -> ReleaseBlock:
-    """One release block; facts left as None are unknown."""
+    """One release block; facts left as None are unknown.
+
+    ``debug`` defaults to False: production-signed, as a source that read the image records it
+    (the engine's ``debug`` check needs that fact; ``debug=None`` makes it unknown)."""
     v = version if isinstance(version, Version) else parse_version(version)
     f: dict[str, Any] = {}
     if svn is not None:
@@ -112,8 +117,12 @@ def block(
         f["seamldr"] = Sourced(tuple(parse_version(s) for s in seamldr), _loc(file))
     if handoff is not None:
         f["handoff"] = Sourced(_handoff(handoff), _loc(file))
-    if debug:
-        f["debug"] = Sourced(True, _loc(file))
+    if debug is not None:
+        f["debug"] = Sourced(bool(debug), _loc(file))
+    if seamhash is not None:
+        f["seamhash"] = Sourced(seamhash.upper().removeprefix("0X"), _loc(file))
+    if features0 is not None:
+        f["features0"] = Sourced(_int(features0), _loc(file))
     if status is not None:
         f["status"] = Sourced(Status(StatusKind(status[0]), status[1]), _loc(file))
     if published is not None:
@@ -160,7 +169,8 @@ def catalogue(*items: ReleaseBlock | PolicyDocument) -> Catalogue:
 # --- JSON case files ------------------------------------------------------------------------
 
 _BLOCK_KEYS = {
-    "svn", "platforms", "seamldr", "handoff", "debug", "status", "published",
+    "svn", "platforms", "seamldr", "handoff", "debug", "features0", "seamhash", "status",
+    "published",
     "update_from", "deny_from", "rollback_to", "advisories",
 }
 
@@ -172,6 +182,12 @@ def _block_from_spec(spec: Mapping[str, Any], defaults: Mapping[str, Any],
         raise ValueError(f"unknown release keys {sorted(unknown)} in {file}")
     merged = {**defaults, **spec}
     kw: dict[str, Any] = {k: merged.get(k) for k in _BLOCK_KEYS}
+    # A case that does not mention `debug` means a production-signed image (block's
+    # default); `"debug": null` makes it unknown.
+    kw["debug"] = merged.get("debug", False)
+    # Likewise a case that does not mention `features0` has 0x0 on every release (no bit to
+    # lose); `"features0": null` makes it unknown.
+    kw["features0"] = merged.get("features0", 0)
     for k in ("update_from", "rollback_to"):
         kw[k] = tuple(kw[k] or ())
     for k in ("deny_from", "advisories"):
@@ -243,7 +259,8 @@ INTEL_TD_BUILD = ("Intel: Performing TD Preserving during a TD Build operation m
 def intel_catalogue(intel_dir: Path) -> Catalogue:
     """Intel's releases from ``release-facts.json``: ``min_module_version_for_td_preserving X``
     becomes ``update from X.*, >= X`` (policy-format.md: ``>= X`` within the series); facts
-    read from the published image become svn/platforms/handoff/debug; 2.0.x is a preview
+    read from the published image become svn/platforms/handoff/debug (no image: debug
+    unknown), ``tdx_feature0`` becomes features0; 2.0.x is a preview
     (Intel's README) and every release with a policy carries the td-build advisory."""
     data = json.loads((intel_dir / "release-facts.json").read_text())
     blocks = []
@@ -261,7 +278,9 @@ def intel_catalogue(intel_dir: Path) -> Catalogue:
             seamldr=r.get("min_seamldr_versions"),
             handoff=None if "module_hv" not in img else (img["module_hv"], img["min_update_hv"],
                                                          img["no_downgrade"]),
-            debug=bool(img.get("debug")) or None,
+            # module_type bit 31 is known only where an image was read (item 5 of issue 10).
+            debug=bool(img.get("debug")) if img else None,
+            features0=r.get("tdx_feature0"),
             status=("preview", INTEL_PREVIEW) if v.major == 2 and has_policy else None,
             update_from=[f"{v.major}.{v.minor}.*, >= {min_v}"] if has_policy else [],
             advisories=[("td-build", INTEL_TD_BUILD)] if has_policy else [],
@@ -285,11 +304,13 @@ def generated_catalogue(
     p_rollback: float = 0.0,
     p_svn_step: float = 0.3,
     p_unknown_svn: float = 0.0,
+    features0: Sequence[int | None] = (0x40,),
 ) -> Catalogue:
     """``n`` releases spread over ``series``. Release i of a series admits updates from the
     ``window``-random number of releases before it (``update from X.Y.*, >= that one``), so
     long moves need intermediate hops, like Intel's "1.5.x may be updated to 1.5.y but not to
-    1.5.y+1". SVN minor rises by one with probability ``p_svn_step`` per release."""
+    1.5.y+1". SVN minor rises by one with probability ``p_svn_step`` per release; each
+    release's TDX_FEATURES0 is drawn from ``features0`` (None: unknown)."""
     rnd = random.Random(seed)
     per = [n // len(series) + (1 if k < n % len(series) else 0) for k in range(len(series))]
     blocks = []
@@ -314,6 +335,7 @@ def generated_catalogue(
                 platforms=rnd.choice(platforms),
                 seamldr=rnd.choice(seamldr),
                 handoff=(0, 0),
+                features0=rnd.choice(features0),
                 update_from=rules, deny_from=deny, rollback_to=rollback,
             ))
     return catalogue(*blocks)

@@ -453,6 +453,7 @@ issued 2026-01-01
 source "tests/simkernel.py"
 
 release 1.5.06 {{
+    features0   0x2E1F0FBF
     svn         1.9
     platforms   0x806F8
     seamldr     2.0.00
@@ -462,6 +463,8 @@ release 1.5.06 {{
 
 release 1.5.16 {{
     mrseam      0x{seamhash}
+    seamhash    0x{seamhash}
+    features0   0x226F3F0FBF
     svn         1.11
     platforms   0x806F8 0xC06F0 0xA06F0
     seamldr     1.5.00 2.0.00

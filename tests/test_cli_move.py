@@ -61,7 +61,7 @@ def test_can_upgrade_allowed_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert (doc["from"], doc["to"], doc["kind"], doc["allowed"]) == ("9.1.00", "9.1.02", "upgrade", True)
     assert doc["reversible"] is False and "SVN" in doc["reversible_reason"]
     svn = next(c for c in doc["checks"] if c["code"] == "svn")
-    assert svn["source"]["file"].endswith("site.tdxpolicy") and svn["source"]["line"] == 19
+    assert svn["source"]["file"].endswith("site.tdxpolicy") and svn["source"]["line"] == 25
 
 
 @pytest.mark.parametrize(

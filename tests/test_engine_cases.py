@@ -142,6 +142,13 @@ def _check_select(cat: Catalogue, host: Any, opts: Any, max_hops: int, expect: A
     for version, allowed in expect.get("candidates", {}).items():
         c = next(c for c in s.candidates if c.version.text == version)
         assert c.allowed is allowed, (version, c.failed)
+    for version, failed in expect.get("candidate_failed", {}).items():
+        c = next(c for c in s.candidates if c.version.text == version)
+        assert list(c.failed) == failed, (version, c.failed)
+    for version, unknown in expect.get("candidate_unknown", {}).items():
+        c = next(c for c in s.candidates if c.version.text == version)
+        assert list(c.unknown) == unknown, (version, c.unknown)
+        assert set(c.unknown) <= set(c.failed)
     versions = [c.version.key for c in s.candidates]
     assert versions == sorted(versions, reverse=True)
     assert len(s.candidates) == len(cat)

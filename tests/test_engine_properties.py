@@ -73,7 +73,12 @@ def release_specs(draw: Any, version: str) -> dict[str, Any]:
         "handoff": often({"module": 0, "min": 0}, st.one_of(st.none(), st.builds(
             lambda m, lo: {"module": m, "min": min(lo, m)}, st.integers(0, 2),
             st.integers(0, 2)))),
-        "debug": not clean and not draw(st.integers(0, 3)),
+        # None: no image fact, so the debug bit is unknown (issue 10 item 5)
+        "debug": None if not clean and not draw(st.integers(0, 5)) else (
+            not clean and not draw(st.integers(0, 3))),
+        # TDX_FEATURES0: mostly one value (nothing lost), sometimes bits lost or unknown
+        "features0": often("0x1000000042", st.one_of(st.none(), st.sampled_from(
+            ["0x0", "0x40", "0x1000000040", "0x1000000042", "0x80000000"]))),
         "status": None if clean or draw(st.integers(0, 3)) else [draw(st.sampled_from(
             ["preview", "withdrawn"])), "generated"],
         "update_from": often([f">= {major}.{minor}.{max(1, update - draw(st.integers(0, 3))):02d}"],
@@ -123,7 +128,7 @@ option_specs = st.fixed_dictionaries({
     "strict": st.sampled_from([False, False, True]),
     "assume_unknown_ok": st.booleans(),
     "today": st.one_of(st.none(), st.just("2026-06-01")),
-    "acknowledged": st.sampled_from([[], ["td-build"], ["all"]]),
+    "acknowledged": st.sampled_from([[], ["td-build"], ["all"], ["features-lost"]]),
 })
 
 
@@ -143,7 +148,8 @@ def chain_worlds(draw: Any) -> tuple[Catalogue, HostFacts, MoveOptions]:
         n, seed=draw(st.integers(0, 10_000)), window=(1, draw(st.integers(1, 4))),
         p_deny=draw(st.sampled_from([0.0, 0.2])), p_no_policy=draw(st.sampled_from([0.0, 0.2])),
         p_rollback=draw(st.sampled_from([0.0, 0.4])),
-        p_unknown_svn=draw(st.sampled_from([0.0, 0.1])), p_svn_step=0.5)
+        p_unknown_svn=draw(st.sampled_from([0.0, 0.1])), p_svn_step=0.5,
+        features0=draw(st.sampled_from([(0x40,), (0x40, 0x40, 0x0, None)])))
     host = facts({
         "module_version": draw(st.sampled_from([r.version.text for r in cat.releases])),
         "seamldr_version": draw(st.sampled_from(["1.5.00", "2.0.00", None])),

@@ -85,7 +85,16 @@ def test_move_checks_all_pass(key: imagekit.TestKey) -> None:
     assert [c.code for c in checks] == ["image-valid", "image-identity", "image-name", "image-catalogue"]
     assert all(c.result is Result.PASS for c in checks), checks
     assert by["image-identity"].message == "image tdx_module_1.5.16.img is 1.5.16 (by mrseam)"
+    # The catalogue's 1.5.16 has an mrseam but no image fact (seamhash/debug): its debug bit
+    # is unknown, so no agreement on it is claimed (issue 10 item 5).
     assert by["image-catalogue"].message == (
+        "image agrees with the catalogue's 1.5.16 on svn, platforms, handoff (catalogue has "
+        "no debug)")
+    _, checks = image_move_checks(
+        _image(), "tdx_module_1.5.16.img",
+        _catalogue(seamhash=Sourced(HASH, Location(DOC, 7, 5))), parse_version("1.5.16"),
+        trusted_key_hashes=(key.key_hash,))
+    assert _by(checks)["image-catalogue"].message == (
         "image agrees with the catalogue's 1.5.16 on svn, platforms, handoff, debug")
 
 
@@ -118,12 +127,40 @@ def test_move_checks_unknown_image_fails_closed(key: imagekit.TestKey) -> None:
     assert by["image-name"].message.startswith("file name says 1.5.16 but no source knows seamhash")
 
 
-def test_file_name_disagreeing_warns(key: imagekit.TestKey) -> None:
+def test_file_name_disagreeing_denies_a_move(key: imagekit.TestKey) -> None:
+    # issue 10 item 7: an image whose name says 1.5.20 but whose hash is 1.5.16
     _, checks = image_move_checks(_image(), "tdx_module_1.5.20.img", _catalogue(), None,
                                   trusted_key_hashes=(key.key_hash,))
     name = _by(checks)["image-name"]
     assert (name.result, name.message) == (
-        Result.WARN, "file name says 1.5.20 but the seamhash identifies 1.5.16")
+        Result.FAIL, "file name says 1.5.20 but the seamhash identifies 1.5.16: the image may "
+        "not be what its name says; give --to 1.5.16 if it is the release you mean to install")
+
+
+def test_file_name_disagreeing_accepted_when_to_names_the_identified_release(
+        key: imagekit.TestKey) -> None:
+    v = parse_version("1.5.16")
+    _, checks = image_move_checks(_image(), "tdx_module_1.5.20.img", _catalogue(), v,
+                                  trusted_key_hashes=(key.key_hash,), named=v)
+    name = _by(checks)["image-name"]
+    assert (name.result, name.message) == (
+        Result.WARN, "file name says 1.5.20 but the seamhash identifies 1.5.16 (accepted: --to "
+        "names 1.5.16)")
+    # --to naming the release the *file name* claims does not accept it (image-identity fails
+    # too: the image is not the target)
+    _, checks = image_move_checks(_image(), "tdx_module_1.5.20.img", _catalogue(),
+                                  parse_version("1.5.20"), trusted_key_hashes=(key.key_hash,),
+                                  named=parse_version("1.5.20"))
+    assert _by(checks)["image-name"].result is Result.FAIL
+    assert _by(checks)["image-identity"].result is Result.FAIL
+
+
+def test_file_name_disagreeing_only_warns_outside_a_move() -> None:
+    from tdxpolicy.image import identity_checks
+
+    image = read_image(_image(), "tdx_module_1.5.20.img")
+    name = identity_checks(image, identify(HASH, _catalogue()))[0]
+    assert (name.code, name.result) == ("image-name", Result.WARN)
 
 
 @pytest.mark.parametrize(
@@ -137,9 +174,9 @@ def test_file_name_disagreeing_warns(key: imagekit.TestKey) -> None:
         ({"module_hv": 1}, {},
          "handoff: image module 1 min 0 (byte offset 0x13d8) vs catalogue module 0 min 0 "
          "(site.tdxpolicy:6:5)"),
-        ({"module_type": 0x8000_0000}, {},
+        ({"module_type": 0x8000_0000}, {"seamhash": Sourced(HASH, Location(DOC, 7, 5))},
          "debug: image is debug-signed (byte offset 0x100c) vs catalogue production "
-         "(site.tdxpolicy:2:1)"),
+         "(site.tdxpolicy:7:5)"),
         ({}, {"debug": Sourced(True, Location(DOC, 7, 5))},
          "debug: image is production-signed (byte offset 0x100c) vs catalogue debug "
          "(site.tdxpolicy:7:5)"),
@@ -161,8 +198,8 @@ def test_catalogue_missing_facts_are_noted(key: imagekit.TestKey) -> None:
                                   trusted_key_hashes=(key.key_hash,))
     c = _by(checks)["image-catalogue"]
     assert c.result is Result.PASS
-    assert c.message == ("image agrees with the catalogue's 1.5.16 on platforms, debug "
-                         "(catalogue has no svn, handoff)")
+    assert c.message == ("image agrees with the catalogue's 1.5.16 on platforms "
+                         "(catalogue has no svn, handoff, debug)")
 
 
 def test_not_an_image_raises_located_error() -> None:
@@ -179,4 +216,21 @@ def test_image_release_facts_are_located() -> None:
     assert f.handoff is not None and f.handoff.value == Handoff(2, 1)
     assert f.platforms is not None and f.platforms.value == (0x806F8, 0xC06F0, 0xA06F0)
     assert f.seamhash is not None and f.seamhash.value == HASH
-    assert f.debug is None
+    # the image proves production-signed too (module_type bit 31 clear), not only debug
+    assert f.debug == Sourced(False, Location("i.blob", offset=4096 + 12))
+
+
+def test_with_image_facts_fills_only_what_the_catalogue_lacks_for_that_release() -> None:
+    from tdxpolicy.image import with_image_facts
+
+    image = read_image(_image(), "i.img")
+    cat = _catalogue(svn=None)
+    filled = with_image_facts(cat, image, parse_version("1.5.16"))
+    rel = filled.get(parse_version("1.5.16"))
+    assert rel is not None
+    assert rel.facts.debug == Sourced(False, Location("i.img", offset=4096 + 12))
+    assert rel.facts.svn is not None and rel.facts.svn.source.file == "i.img"
+    # declared facts stay as the catalogue has them
+    assert rel.facts.platforms == cat.get(parse_version("1.5.16")).facts.platforms  # type: ignore[union-attr]
+    # never lent to another release
+    assert filled.get(parse_version("1.5.08")) == cat.get(parse_version("1.5.08"))

@@ -210,10 +210,12 @@ def _policy(seamhash: str, features0: int | None) -> Any:
     from tdxpolicy.catalogue import merge
     from tdxpolicy.sources.document import parse_document
 
+    # The site policy declares 1.5.06's features0 (0x2E1F0FBF); replace it, or leave it out
+    # for "unknown".
     text = site_policy_text(seamhash)
-    if features0 is not None:
-        text = text.replace("release 1.5.06 {\n",
-                            f"release 1.5.06 {{\n    features0   0x{features0:X}\n")
+    line = "    features0   0x2E1F0FBF\n"
+    assert line in text
+    text = text.replace(line, "" if features0 is None else f"    features0   0x{features0:X}\n")
     return merge([parse_document(text, "site.tdxpolicy")])
 
 
@@ -365,8 +367,8 @@ def test_preflight_cli_kernel_option(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(host_cmds, "TEST_TRUSTED_KEY_HASHES", (key,))
     monkeypatch.setattr(host_cmds, "TEST_CAN_WRITE", lambda p: True)
     policy = tmp_path / "site.tdxpolicy"
-    policy.write_text(site_policy_text(seamhash).replace(
-        "release 1.5.06 {\n", "release 1.5.06 {\n    features0   0x8000" + "2E1F0FBF\n"))
+    policy.write_text(site_policy_text(seamhash).replace(  # 1.5.06 with UPDATE_COMPAT (bit 47)
+        "    features0   0x2E1F0FBF\n", "    features0   0x8000" + "2E1F0FBF\n"))
     img = tmp_path / "img"
     img.write_bytes(data)
     base = ["preflight", "--image", str(img), "--no-default-policy", "--policy", str(policy),

@@ -119,7 +119,7 @@ def test_select_image_of_the_running_release_is_not_selected(
     assert code == 1, doc
     assert doc["selected"] is None and doc["path"] == []
     assert doc["candidates"] == [{"version": "1.5.06", "allowed": True, "failed": [],
-                                  "hops": 1}]
+                                  "unknown": [], "hops": 1}]
     code = main(["select", *host, "--image", str(blob)])
     out, err = capsys.readouterr()
     assert code == 1

@@ -59,7 +59,8 @@ def rollback() -> Verdict:
         checks=(
             Check("target-known", Result.PASS, "release 1.5.08 is in the catalogue", DOC),
             Check("advisory", Result.WARN, "a caution"),
-            Check("seamldr", Result.UNKNOWN, "P-SEAMLDR version unknown"),
+            Check("seamldr", Result.UNKNOWN, "P-SEAMLDR version unknown", None,
+                  {"seamldr_version": None, "accepted": ["2.0.00"]}),
             Check("svn", Result.FAIL, "SEAM SVN would fall from 1.11 to 1.8", DOC,
                   {"from_svn": "1.11", "to_svn": "1.8"}),
             Check("rollback-rule", Result.FAIL, "no policy grants this rollback"),
@@ -110,7 +111,9 @@ def test_next_steps_one_per_code_and_unknown_facts_hint() -> None:
     assert steps[0].startswith("the loader would reject this image")
     # svn fails, so no override is suggested for the rollback rule
     assert not any("--allow-rollback" in s for s in steps)
-    assert steps[-1].startswith("some host facts are unknown: give --seamldr")
+    # only the host fact actually missing is named
+    assert steps[-1] == ("host facts not given: --seamldr (or --facts FILE), or "
+                         "--assume-unknown-ok for off-line planning")
     assert len(steps) == 3  # svn, advisory, unknown facts
 
 
@@ -198,3 +201,64 @@ def test_next_steps_never_suggest_allow_rollback_when_the_loader_refuses() -> No
     assert not any("--allow-rollback" in s for s in blocked)
     assert any("do not attempt" in s for s in blocked)
     assert any("--allow-rollback" in s for s in next_steps(verdict(Result.PASS)))
+
+
+# --- issue 10 item 6: the "Next:" hint names what is actually missing ----------------------
+
+
+def _embedded_verdict(running: str, target: str, **host: Any) -> Verdict:
+    from tdxpolicy.engine import decide
+    from tdxpolicy.hostfacts import HostFacts
+    from tdxpolicy.sources import load_catalogue
+    from tdxpolicy.verdict import MoveOptions
+    from tdxpolicy.version import parse_version
+
+    facts = HostFacts(parse_version(running), host.get("seamldr"), host.get("cpuid"),
+                      host.get("remaining"))
+    return decide(load_catalogue([]), facts, parse_version(target),
+                  MoveOptions(acknowledged=frozenset({"all"})))
+
+
+def test_next_names_only_the_missing_host_fact() -> None:
+    from tdxpolicy.version import parse_version
+
+    steps = next_steps(_embedded_verdict("1.5.08", "1.5.16", seamldr=parse_version("2.0.00"),
+                                         remaining=5))
+    assert steps == ["host facts not given: --cpuid (or --facts FILE), or --assume-unknown-ok "
+                     "for off-line planning"]
+
+
+def test_next_names_catalogue_gaps_when_every_host_fact_was_given() -> None:
+    from tdxpolicy.version import parse_version
+
+    # 1.5.20 is known only from Intel's MRSEAM table: no seamldr list, CPUID table, SVN...
+    steps = next_steps(_embedded_verdict("1.5.16", "1.5.20", seamldr=parse_version("2.0.00"),
+                                         cpuid=(0x806F8,), remaining=5))
+    assert not any("host facts" in s for s in steps), steps
+    gap = [s for s in steps if s.startswith("the catalogue lacks facts these checks need: ")]
+    assert len(gap) == 1
+    for code in ("seamldr", "cpu", "svn", "handoff"):
+        assert code in gap[0]
+    assert "--assume-unknown-ok does not relax them" in gap[0]
+
+
+def test_next_for_a_target_not_in_the_catalogue_says_only_that() -> None:
+    from tdxpolicy.version import parse_version
+
+    steps = next_steps(_embedded_verdict("1.5.08", "1.5.99", seamldr=parse_version("2.0.00"),
+                                         cpuid=(0x806F8,), remaining=5))
+    assert steps == ["the catalogue does not know the target: add a policy document that "
+                     "describes it (--policy) or check the version"]
+
+
+def test_select_text_shows_unknown_apart_from_failed() -> None:
+    from tdxpolicy.verdict import Candidate, SelectResult
+
+    result = SelectResult(None, (), (
+        Candidate(Version(1, 5, 20), False, ("update-rule", "seamldr"), None, ("seamldr",)),
+        Candidate(Version(1, 5, 16), False, ("cpu", "remaining-updates"), None,
+                  ("cpu", "remaining-updates")),
+    ))
+    lines = render_select(result, from_version=R).splitlines()
+    assert lines[2] == "  1.5.20  denied       failed: update-rule; unknown: seamldr"
+    assert lines[3] == "  1.5.16  denied       unknown: cpu, remaining-updates"

@@ -99,7 +99,8 @@ StrictOpt = Annotated[
 AcknowledgeOpt = Annotated[
     Optional[list[str]],
     typer.Option("--acknowledge", metavar="WORD",
-                 help="Acknowledge an advisory of the target (e.g. td-build; 'all' for every one). "
+                 help="Acknowledge an advisory of the target (e.g. td-build), or "
+                 "'features-lost' for TDX_FEATURES0 bits the move loses; 'all' for every one. "
                  "Repeatable.",
                  rich_help_panel=_MOVE),
 ]

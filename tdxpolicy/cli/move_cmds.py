@@ -94,16 +94,22 @@ def _target(to: str | None) -> "Version | None":
 def _image_checks(
     images: Sequence[Path], catalogue: "Catalogue", target: "Version | None",
     has_to: bool = True,
-) -> "tuple[Version | None, tuple[Check, ...]]":
-    """Read each ``--image`` and cross-check it; returns (target, the images' checks).
+) -> "tuple[Version | None, tuple[Check, ...], Catalogue]":
+    """Read each ``--image`` and cross-check it; returns (target, the images' checks, the
+    catalogue to decide with).
 
-    Without ``--to`` the first image's identified version is the target.
+    Without ``--to`` the first image's identified version is the target. An image identified
+    as the target lends it the facts no policy source declares (``with_image_facts``: e.g.
+    its debug bit); the image checks themselves compare with the catalogue as given.
     """
+    from ..image import read_image, with_image_facts
     from ..errors import InputError
     from ..image import image_move_checks
     from ..image.reader import read_file_limited
 
     checks: list[Check] = []
+    named = target  # what the operator gave with --to (None without it)
+    decide_with = catalogue
     for path in images:
         try:
             # Size-capped, and never blocks on a FIFO or reads a device (the image reader's
@@ -112,7 +118,7 @@ def _image_checks(
         except InputError as e:
             raise InputError(f"--image: cannot read {path}: {e.problems[0].message}",
                              code=e.code) from None
-        ident, found = image_move_checks(data, str(path), catalogue, target)
+        ident, found = image_move_checks(data, str(path), catalogue, target, named=named)
         if target is None:
             if ident is None:
                 hint = ("give --to VERSION" if has_to else
@@ -122,9 +128,11 @@ def _image_checks(
                     f"--image: {path}: the image's version could not be identified from the "
                     f"catalogue; {hint}", code="unidentified-image")
             target = ident
-            ident, found = image_move_checks(data, str(path), catalogue, target)
+            ident, found = image_move_checks(data, str(path), catalogue, target, named=named)
         checks.extend(found)
-    return target, tuple(checks)
+        if ident is not None and ident == target:
+            decide_with = with_image_facts(decide_with, read_image(data, str(path)), target)
+    return target, tuple(checks), decide_with
 
 
 def _need_target(target: "Version | None") -> "Version":
@@ -197,7 +205,7 @@ def can_upgrade(
     catalogue = load_policy(policy, no_default_policy)
     extra: tuple[Check, ...] = ()
     if image:
-        target, extra = _image_checks(image, catalogue, target)
+        target, extra, catalogue = _image_checks(image, catalogue, target)
     verdict = _decide_with_images(catalogue, host, _need_target(target), options, extra)
     if format is OutputFormat.json:
         from ..render.json_out import verdict_json
@@ -255,7 +263,7 @@ def path_cmd(
     catalogue = load_policy(policy, no_default_policy)
     extra: tuple[Check, ...] = ()
     if image:
-        target, extra = _image_checks(image, catalogue, target)
+        target, extra, catalogue = _image_checks(image, catalogue, target)
     result = plan(catalogue, host, _need_target(target), options, max_hops=max_hops)
     result = _path_with_images(result, extra)
     if format is OutputFormat.json:
@@ -299,12 +307,16 @@ def select_cmd(
     if image:
         from ..engine import plan
 
-        target, extra = _image_checks(image, catalogue, None, has_to=False)
+        target, extra, catalogue = _image_checks(image, catalogue, None, has_to=False)
         assert target is not None
         p = _path_with_images(
             plan(catalogue, host, target, options, max_hops=max_hops or 1), extra
         )
+        from ..verdict import Result
+
         failed = tuple(dict.fromkeys(c.code for c in p.blocking)) if not p.found else ()
+        unknown = tuple(dict.fromkeys(c.code for c in p.blocking
+                                      if c.result is Result.UNKNOWN)) if not p.found else ()
         # select never picks a reinstall or a rollback (engine.select): an image of the
         # running release or an older one is listed as a candidate but not selected.
         running = host.module_version
@@ -313,7 +325,8 @@ def select_cmd(
         result = SelectResult(
             selected=target if chosen else None,
             path=p.hops if chosen else (),
-            candidates=(Candidate(target, p.found, failed, len(p.hops) if p.found else None),),
+            candidates=(Candidate(target, p.found, failed, len(p.hops) if p.found else None,
+                                  unknown),),
         )
     else:
         from ..engine import select

@@ -11,7 +11,7 @@ The checks fall in three groups, which the search evaluates at different times:
 - *target* checks depend only on T, the host's constant facts and the options
   (``target-known``, ``seamldr``, ``cpu``, ``debug``, ``support-status``, ``advisory``);
 - *pair* checks depend on R and T (``running-known``, ``same-series``, ``update-rule``,
-  ``policy-deny``, ``svn``, ``handoff``, ``rollback-rule``, ``policy-fresh``);
+  ``policy-deny``, ``svn``, ``handoff``, ``rollback-rule``, ``policy-fresh``, ``features``);
 - the *state* check ``remaining-updates`` depends on the budget left at that hop.
 
 Rules are quoted from ``docs/domain.md`` section 2 ("Rules that decide a move") and
@@ -26,7 +26,7 @@ import datetime as _dt
 from dataclasses import replace
 from typing import Any, Callable, Mapping
 
-from ..catalogue import Catalogue, Release, distinct_versets
+from ..catalogue import Catalogue, Release, distinct_versets, show_fact
 from ..hostfacts import HostFacts, cpuid_family_model, format_cpuid
 from ..model import Location, Sourced, StatusKind
 from ..verdict import (
@@ -36,13 +36,16 @@ from ..verdict import (
     MoveOptions,
     Result,
     Reversibility,
+    FEATURES_LOST_WORD,
     Verdict,
 )
 from ..version import Version
 
 __all__ = [
     "CHECK_ORDER",
+    "TDX_FEATURES0_NAMES",
     "decide",
+    "feature_bits",
     "move_kind",
     "Outcome",
     "target_outcomes",
@@ -117,7 +120,9 @@ def _seamldr(target: Version, t: Release | None, facts: HostFacts,
              options: MoveOptions) -> Outcome:
     # domain.md rule "seamldr" (Intel's reference selector): the running P-SEAMLDR L satisfies
     # one entry m of T's min_seamldr_versions: L.major.minor == m.major.minor and
-    # L.update >= m.update. The catalogue's list unknown: unknown, never relaxed.
+    # L.update >= m.update. The catalogue's list unknown: unknown, never relaxed. This is
+    # Intel's compatibility table, not a rule P-SEAMLDR is known to enforce itself: the
+    # messages say what the table says, never what the loader would do.
     if t is None:
         return _UNKNOWN, _not_in_catalogue("target", target)
     accepted = t.facts.seamldr
@@ -136,8 +141,9 @@ def _seamldr(target: Version, t: Release | None, facts: HostFacts,
             return _PASS, _detail(f"P-SEAMLDR {loader} satisfies {m}", used, accepted.source)
     return _FAIL, _detail(
         f"P-SEAMLDR {loader} is not accepted by release {target} (needs one of "
-        f"{', '.join(lines) or 'none'}: same major.minor, update at least that): P-SEAMLDR "
-        "would refuse the image; update the P-SEAMLDR (BIOS) or choose another release",
+        f"{', '.join(lines) or 'none'}: same major.minor, update at least that): Intel's "
+        "compatibility table (min_seamldr_versions) does not list this P-SEAMLDR for it; "
+        "update the P-SEAMLDR (BIOS) or choose another release",
         used, accepted.source)
 
 
@@ -176,19 +182,30 @@ def _cpu(target: Version, t: Release | None, facts: HostFacts, options: MoveOpti
 
 def _debug(target: Version, t: Release | None, options: MoveOptions) -> Outcome:
     # domain.md rule "debug": a debug-signed module (sigstruct module_type bit 31) is refused
-    # unless explicitly allowed. No `debug` fact means production-signed (policy-format.md).
+    # unless explicitly allowed. The bit is known only from the release's image (a `debug`
+    # fact, or a `seamhash` read from the image without one: ReleaseFacts.signing); a release
+    # known only from Intel's mapping file or tables has no such fact: unknown, never relaxed.
     if t is None:
         return _UNKNOWN, _not_in_catalogue("target", target)
-    d = t.facts.debug
-    if d is None or not d.value:
-        return _PASS, _detail(f"release {target} is production-signed", {"debug": False})
+    debug, proof = t.facts.signing()
+    if debug is None:
+        return _UNKNOWN, _detail(
+            f"whether release {target} is debug-signed is not known to any policy source (no "
+            "image of it was read: no 'seamhash' or 'debug' fact); give its image with "
+            "--image PATH or add a policy document with its 'seamhash' (and 'debug' if set)",
+            {"debug": None, "to_version": target.text})
+    used = {"debug": debug, "by": "debug" if t.facts.debug is not None else "seamhash"}
+    if not debug:
+        how = ("its image's module_type bit 31 is clear" if t.facts.debug is not None else
+               "its image was read (seamhash) and no source records module_type bit 31")
+        return _PASS, _detail(f"release {target} is production-signed: {how}", used, proof)
     if options.allow_debug:
         return _WARN, _detail(
             f"release {target} is debug-signed; permitted by --allow-debug (the platform "
-            "must be debug-unlocked)", {"debug": True}, d.source)
+            "must be debug-unlocked)", used, proof)
     return _FAIL, _detail(
         f"release {target} is debug-signed: production platforms refuse it; pass "
-        "--allow-debug only on a debug-unlocked platform", {"debug": True}, d.source)
+        "--allow-debug only on a debug-unlocked platform", used, proof)
 
 
 def _support(target: Version, t: Release | None) -> Outcome:
@@ -197,7 +214,11 @@ def _support(target: Version, t: Release | None) -> Outcome:
         return _UNKNOWN, _not_in_catalogue("target", target)
     s = t.facts.status
     if s is None:
-        return _PASS, _detail(f"release {target} has no support restriction", {"status": None})
+        # A status is a policy statement, not a property of the image: no source restricting
+        # T is itself the fact, cited by T's declaration.
+        return _PASS, _detail(f"release {target} has no support restriction (no 'status' in "
+                              "any policy source)", {"status": None},
+                              t.declared_at[0] if t.declared_at else None)
     st = s.value
     used = {"status": st.kind.value, "reason": st.reason}
     if st.kind is StatusKind.WITHDRAWN:
@@ -456,8 +477,6 @@ def _fresh(catalogue: Catalogue, r: Release | None, t: Release | None,
     # that uses it warns (policy-fresh), and fails under --strict (Verdict.strict). The
     # documents used: those declaring T's or R's release, and those with a `deny to`.
     today = options.today
-    if today is None:
-        return [(_PASS, _detail("document expiry not checked (no current date given)", {}))]
     by_file = _contributing_documents(catalogue)
     if not by_file:
         return [(_PASS, _detail("no document used has an expiry date", {}))]
@@ -472,16 +491,100 @@ def _fresh(catalogue: Catalogue, r: Release | None, t: Release | None,
     for name in files:
         for exp in by_file.get(name, ()):
             date = exp.value
-            if date < today:
+            if today is None:
+                # Nothing proves the document current: a warning (denies under --strict),
+                # never a pass. Only API callers get here; the CLI always passes the date.
+                out.append((_WARN, _detail(
+                    f"policy document {name} expires on {date.isoformat()} but no current "
+                    "date was given (MoveOptions.today): its freshness is not checked",
+                    {"document": name, "expires": date.isoformat(), "today": None},
+                    exp.source)))
+            elif date < today:
                 out.append((_WARN, _detail(
                     f"policy document {name} expired on {date.isoformat()}: refresh it "
                     "(--strict denies moves that use stale documents)",
                     {"document": name, "expires": date.isoformat(),
                      "today": today.isoformat()}, exp.source)))
     if not out:
+        if today is None:
+            return [(_PASS, _detail("no document used has an expiry date", {}))]
         return [(_PASS, _detail(f"every document used is valid on {today.isoformat()}",
                                 {"today": today.isoformat()}))]
     return out
+
+
+#: TDX_FEATURES0 bits that Linux names (docs/engine.md, "features", cites each patch). A bit
+#: not listed here is reported by its number only: nothing is guessed.
+TDX_FEATURES0_NAMES: Mapping[int, str] = {
+    1: "TD_PRESERVING",  # arch/x86/include/asm/tdx.h, runtime-update series (merged)
+    6: "TDXCONNECT",  # arch/x86/include/asm/tdx.h, TDX Connect series
+    18: "NO_RBP_MOD",  # arch/x86/include/asm/tdx.h (merged)
+    20: "TOPOLOGY_ENUM",  # arch/x86/kvm/vmx/tdx_arch.h MD_FIELD_ID_FEATURES0_TOPOLOGY_ENUM
+    23: "CLFLUSH_BEFORE_ALLOC",  # arch/x86/include/asm/tdx.h, runtime-update v9 era
+    36: "DYNAMIC_PAMT",  # arch/x86/include/asm/tdx.h, Dynamic PAMT series
+    47: "UPDATE_COMPAT",  # arch/x86/include/asm/tdx.h, runtime-update v9 (dropped in v10)
+}
+
+
+def feature_bits(mask: int) -> list[str]:
+    """``["31", "36 (DYNAMIC_PAMT)"]``: each set bit by number, with Linux's name if any."""
+    out = []
+    for bit in range(mask.bit_length()):
+        if mask >> bit & 1:
+            name = TDX_FEATURES0_NAMES.get(bit)
+            out.append(f"{bit} ({name})" if name else str(bit))
+    return out
+
+
+def _features(running: Version | None, target: Version, r: Release | None,
+              t: Release | None, options: MoveOptions) -> Outcome:
+    # domain.md section 4: TDX_FEATURES0 is not checked by P-SEAMLDR; after an update the
+    # kernel only logs that features changed and may not take effect. So a bit the running
+    # module has and T lacks is a warning (never a loader failure) that the operator must
+    # acknowledge like an advisory (--acknowledge features-lost, or all); under --strict an
+    # unacknowledged one denies. An unknown TDX_FEATURES0 cannot prove that no bit is lost:
+    # it is treated as the worst case of this check (the same acknowledgeable warning), not
+    # as a pass, and not as worse than a known loss.
+    if t is None:
+        return _UNKNOWN, _not_in_catalogue("target", target)
+    if running is None:
+        return _UNKNOWN, _detail("running version unknown: its TDX_FEATURES0 cannot be "
+                                 "compared", {"from_features0": None})
+    if r is None:
+        return _UNKNOWN, _not_in_catalogue("running", running)
+    ack = FEATURES_LOST_WORD in options.acknowledged or "all" in options.acknowledged
+    how = f"acknowledge with --acknowledge {FEATURES_LOST_WORD}"
+    tf, rf = t.facts.features0, r.facts.features0
+    if tf is None or rf is None:
+        missing = [str(v) for v, f in ((running, rf), (target, tf)) if f is None]
+        used: dict[str, Any] = {
+            "from_features0": None if rf is None else show_fact("features0", rf.value),
+            "to_features0": None if tf is None else show_fact("features0", tf.value),
+            "lost": None, "word": FEATURES_LOST_WORD, "acknowledged": ack}
+        what = (f"TDX_FEATURES0 of release {' and '.join(missing)} is not known to any policy "
+                "source: cannot tell whether the move loses features")
+        where = None if tf is None else tf.source
+        if ack:
+            return _PASS, _detail(f"acknowledged ({FEATURES_LOST_WORD}): {what}", used, where)
+        return _WARN, _detail(f"{what} ({how}, or add a 'features0' fact)", used, where)
+    lost = rf.value & ~tf.value
+    used = {"from_features0": show_fact("features0", rf.value),
+            "to_features0": show_fact("features0", tf.value),
+            "lost": [b for b in range(lost.bit_length()) if lost >> b & 1]}
+    if not lost:
+        return _PASS, _detail(
+            f"release {target} has every TDX_FEATURES0 bit of {running} "
+            f"({used['from_features0']} -> {used['to_features0']})", used, tf.source)
+    used.update(word=FEATURES_LOST_WORD, acknowledged=ack)
+    bits = ", ".join(feature_bits(lost))
+    plural = "s" if len(used["lost"]) > 1 else ""
+    what = (f"release {target} lacks TDX_FEATURES0 bit{plural} {bits} that the running "
+            f"{running} has ({used['from_features0']} -> {used['to_features0']}): P-SEAMLDR "
+            "does not check this; the kernel only logs it after the update, and what the "
+            "running module offered may stop working")
+    if ack:
+        return _PASS, _detail(f"acknowledged ({FEATURES_LOST_WORD}): {what}", used, tf.source)
+    return _WARN, _detail(f"{what} ({how})", used, tf.source)
 
 
 def pair_outcomes(catalogue: Catalogue, running: Version | None, target: Version,
@@ -501,6 +604,7 @@ def pair_outcomes(catalogue: Catalogue, running: Version | None, target: Version
         ("handoff", handoff),
     ]
     out.extend(("policy-fresh", o) for o in _fresh(catalogue, r, t, options))
+    out.append(("features", _features(running, target, r, t, options)))
     return out
 
 

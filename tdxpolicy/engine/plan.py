@@ -32,6 +32,7 @@ from ..verdict import (
     MoveOptions,
     PathResult,
     Result,
+    FEATURES_LOST_WORD,
     SelectResult,
     Verdict,
     denies,
@@ -68,7 +69,7 @@ class _Static:
     is bounded by its interval and then checked with :meth:`VersionSet.matches`)."""
 
     __slots__ = ("release", "version", "svn", "handoff", "rules", "deny_from", "rollback_to",
-                 "files", "platforms")
+                 "files", "platforms", "features0")
 
     def __init__(self, s: _Series, i: int) -> None:
         rel = self.release = s.releases[i]
@@ -80,6 +81,7 @@ class _Static:
                                                      handoff.value.module_hv)
         self.platforms = None if platforms is None else frozenset(
             [cpuid_family_model(p) for p in platforms.value])
+        self.features0 = None if f.features0 is None else f.features0.value
         self.deny_from = [d.versions for d in rel.deny_from] if rel.deny_from else ()
         self.rollback_to = [r.versions for r in rel.rollback_to] if rel.rollback_to else ()
         self.files = [loc.file for loc in rel.declared_at]
@@ -156,14 +158,22 @@ class _Search:
         self._cpus = None if cpus is None else {cpuid_family_model(c) for c in cpus}
         self._warn_denies = strict
         self._ack = options.acknowledged
+        # features (checks._features): a lost or unknown TDX_FEATURES0 bit only warns, so it
+        # matters only under --strict, and not once acknowledged.
+        self._features_matter = strict and not (
+            FEATURES_LOST_WORD in options.acknowledged or "all" in options.acknowledged)
         self._rollback_ok = options.allow_rollback and not strict
         # policy-fresh (policy-format.md `expires`): a stale document only warns, so it
         # matters only under --strict.
         self._stale_files: set[str] = set()
         self._stale_everywhere = False
-        if strict and options.today is not None:
+        if strict:
+            today = options.today
             for d in catalogue.documents:
-                if d.meta.expires is not None and d.meta.expires.value < options.today:
+                # Without a current date nothing proves a dated document current: it warns
+                # like a stale one (checks._fresh).
+                if d.meta.expires is not None and (today is None
+                                                   or d.meta.expires.value < today):
                     self._stale_files.add(d.file)
             self._stale_everywhere = any(dt.source.file in self._stale_files
                                          for dt in catalogue.deny_to)
@@ -199,9 +209,9 @@ class _Search:
                 return False
         elif not self._cpus or not self._cpus <= st.platforms:
             return False  # an empty set names no package: unknown (checks._cpu), never vacuous
-        # debug: fail, or warn with --allow-debug.
-        if f.debug is not None and f.debug.value and (
-                not self.options.allow_debug or self._warn_denies):
+        # debug: unknown without an image fact; fail, or warn with --allow-debug.
+        debug, _ = f.signing()
+        if debug is None or debug and (not self.options.allow_debug or self._warn_denies):
             return False
         # support-status: withdrawn fails, preview warns.
         if f.status is not None and (f.status.value.kind is StatusKind.WITHDRAWN
@@ -240,6 +250,10 @@ class _Search:
             return False  # rollback-rule
         if self._stale_files and any(x in self._stale_files for x in su.files):
             return False  # policy-fresh, under --strict
+        if self._features_matter:  # features: a lost or unknown bit, under --strict
+            fu, fv = su.features0, sv.features0
+            if fu is None or fv is None or fu & ~fv:
+                return False
         return True
 
     def backward_layers(self, start: int, goal: int) -> list[list[int]] | None:
@@ -416,8 +430,9 @@ def select(catalogue: Catalogue, facts: HostFacts, options: MoveOptions,
         hops = distances.get(v) if max_hops > 1 else None
         if verdict.allowed and max_hops > 1:
             hops = 1
-        candidates.append(Candidate(v, verdict.allowed,
-                                    tuple(dict.fromkeys(c.code for c in verdict.failed)), hops))
+        candidates.append(Candidate(
+            v, verdict.allowed, tuple(dict.fromkeys(c.code for c in verdict.failed)), hops,
+            tuple(dict.fromkeys(c.code for c in verdict.failed if c.result is Result.UNKNOWN))))
         newer = running is not None and v.key > running.key
         reachable = verdict.allowed or (hops is not None and hops <= limit)
         if selected is None and newer and reachable:

@@ -330,10 +330,12 @@ def preflight(
     img_checks: tuple[Check, ...] = ()
     info: ImageInfo | None = None
     if image_data is not None:
-        from ..image import INTEL_KEY_HASH, identify, image_move_checks, read_image
+        from ..image import (INTEL_KEY_HASH, identify, image_move_checks, read_image,
+                             with_image_facts)
 
         path = image_path or "<image>"
         image = read_image(image_data, path)
+        named = target  # the operator's --to: accepts an image whose name disagrees
         if target is None:
             target = identify(image.sigstruct.seamhash_hex, catalogue).version
             if target is None:
@@ -349,7 +351,11 @@ def preflight(
         ident, img_checks = image_move_checks(image, path, catalogue, target,
                                               trusted_key_hashes=trusted,
                                               kernels=result.interface.generations,
-                                              seamldr=result.facts.seamldr_version)
+                                              seamldr=result.facts.seamldr_version,
+                                              named=named)
+        if ident is not None and ident == target:
+            # The image's own facts (e.g. its debug bit) where no policy source has them.
+            catalogue = with_image_facts(catalogue, image, target)
         info = image_info(image_data, path, None if ident is None else ident.text)
     if target is None:
         raise InputError("--to VERSION is required (or --image PATH)", code="usage")
@@ -358,6 +364,11 @@ def preflight(
     checks = host_checks(result, can_write, info.format if info else None, info is not None,
                          catalogue)
     words = advisory_words(catalogue, target)
+    # A move that loses (or may lose) TDX_FEATURES0 bits needs its own acknowledgement, like
+    # an advisory (engine check `features`, word FEATURES_LOST_WORD).
+    words += tuple(dict.fromkeys(
+        str(c.facts["word"]) for c in verdict.checks
+        if c.code == "features" and "word" in c.facts and c.facts["word"] not in words))
     ack = options.acknowledged
     unack = () if "all" in ack else tuple(w for w in words if w not in ack)
     if require_acknowledged:

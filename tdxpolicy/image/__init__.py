@@ -58,6 +58,7 @@ __all__ = [
     "name_version",
     "image_release_facts",
     "image_move_checks",
+    "with_image_facts",
 ]
 
 
@@ -74,7 +75,37 @@ def image_release_facts(image: Image) -> ReleaseFacts:
         svn=Sourced(s.svn, at("seamsvn")),
         platforms=Sourced(s.cpuid_table, at("cpuid_table")),
         handoff=Sourced(s.handoff, at("module_hv")),
-        debug=Sourced(True, at("module_type")) if s.debug else None,
+        # module_type bit 31 either way: the image proves production-signed as well as debug
+        debug=Sourced(s.debug, at("module_type")),
+    )
+
+
+def with_image_facts(catalogue: Catalogue, image: Image, version: Version) -> Catalogue:
+    """The catalogue with the image's own facts filled in for ``version`` where no policy
+    source declares them (cli-contract.md, "Images": the image's SVN, CPUID table, handoff
+    and debug bit are used), each cited at its sigstruct byte offset.
+
+    Only for the release the image was identified as (its seamhash): an image never lends
+    facts to another release. Facts the catalogue declares are kept as they are; where they
+    disagree with the image, ``image-catalogue`` (computed on the catalogue as given) denies.
+    """
+    from dataclasses import replace
+
+    from ..catalogue import Catalogue as _Catalogue
+
+    release = catalogue.get(version)
+    if release is None:
+        return catalogue
+    own = image_release_facts(image)
+    missing = {name: fact for name, fact in own.items()
+               if getattr(release.facts, name) is None}
+    if not missing:
+        return catalogue
+    filled = replace(release, facts=replace(release.facts, **missing))
+    return _Catalogue(
+        releases=tuple(filled if r.version == version else r for r in catalogue.releases),
+        deny_to=catalogue.deny_to,
+        documents=catalogue.documents,
     )
 
 
@@ -173,9 +204,11 @@ def _catalogue_check(image: Image, ident: Identity, catalogue: Catalogue | None)
                          f"{f.handoff.value} ({f.handoff.source})", f.handoff.source))
     else:
         agreed.append("handoff")
-    cat_debug = bool(f.debug.value) if f.debug is not None else False
-    if cat_debug != s.debug:
-        where = f.debug.source if f.debug is not None else release.declared_at[0]
+    cat_debug, cat_debug_source = f.signing()
+    if cat_debug is None:
+        missing.append("debug")
+    elif cat_debug != s.debug:
+        where = cat_debug_source or release.declared_at[0]
         disagree.append((
             f"debug: image is {'debug' if s.debug else 'production'}-signed ({here('module_type')}) "
             f"vs catalogue {'debug' if cat_debug else 'production'} ({where})", where))
@@ -201,6 +234,7 @@ def image_move_checks(
     trusted_key_hashes: Collection[str] = (INTEL_KEY_HASH,),
     kernels: Sequence[Generation] | None = None,
     seamldr: Version | None = None,
+    named: Version | None = None,
 ) -> tuple[Version | None, tuple[Check, ...]]:
     """Checks an image adds to a move decision (``can-upgrade``/``path``/``select --image``).
 
@@ -210,13 +244,15 @@ def image_move_checks(
     an image at all. The kernel generation is an unknown host fact here, so the header format
     is reported (a 0x100 image warns) but does not fail. ``kernels`` (candidate generations of
     a probed host) and ``seamldr`` (the running P-SEAMLDR) sharpen the checksum and sigstruct
-    page rules; without them the strictest answer is taken.
+    page rules; without them the strictest answer is taken. ``named`` is the version the
+    operator gave with ``--to`` (None without it): a file name or sigstruct version field that
+    disagrees with the image's hash fails unless ``named`` is the identified release.
     """
     image = data if isinstance(data, Image) else read_image(data, path)
     checks = verify(image, trusted_key_hashes=trusted_key_hashes, kernels=kernels,
                     seamldr=seamldr)
     ident = identify(image.sigstruct.seamhash_hex, catalogue)
     out = [_validity_check(image, checks), _identity_check(image, ident, target)]
-    out.extend(identity_checks(image, ident))
+    out.extend(identity_checks(image, ident, for_move=True, named=named))
     out.append(_catalogue_check(image, ident, catalogue))
     return ident.version, tuple(out)

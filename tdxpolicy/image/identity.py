@@ -3,7 +3,10 @@
 The sigstruct's ``seamhash`` is SHA-384 of the module pages, i.e. the MRSEAM value Intel
 publishes per release (domain.md section 4). A hash that no source knows is reported as
 unknown (``version is None``), never guessed from the file name: the name is only
-cross-checked (a mismatch warns). Pure: takes a catalogue, returns data.
+cross-checked. Outside a move (``image verify``) a mismatch warns; in a move (``can-upgrade``,
+``path``, ``select``, ``preflight``, ``update`` with ``--image``) an image whose name says one
+release and whose hash another is denied unless the operator named the identified release
+with ``--to`` (issue 10 item 7). Pure: takes a catalogue, returns data.
 """
 
 from __future__ import annotations
@@ -87,23 +90,40 @@ def name_version(path: str) -> Version | None:
     return Version(major, minor, update, text)
 
 
-def identity_checks(image: Image, identity: Identity) -> list[Check]:
+def identity_checks(image: Image, identity: Identity, *, for_move: bool = False,
+                    named: Version | None = None) -> list[Check]:
     """Cross-checks of the identity: the file name (``image-name``) and, when the sigstruct
-    carries one (published 2.0.x), the module version inside it (``module-version``). Both
-    warn on disagreement: the hash decides, names can be wrong."""
+    carries one (published 2.0.x), the module version inside it (``module-version``).
+
+    The hash decides which release the image is. A name that says another release warns when
+    the image is only inspected; ``for_move`` makes it fail (the operator may be about to
+    install something else than they think) unless ``named`` — the version the operator gave
+    with ``--to`` — is the identified release, which shows they know what the image is."""
     out: list[Check] = []
     loc = Location(file=image.path)
     claimed = name_version(image.path)
     ident = identity.version
+    confirmed = ident is not None and named is not None and named == ident
+    mismatch = Result.FAIL if for_move and not confirmed else Result.WARN
+
+    def why() -> str:
+        if not for_move:
+            return ""
+        if confirmed:
+            return f" (accepted: --to names {ident})"
+        return (f": the image may not be what its name says; give --to {ident} if it is the "
+                "release you mean to install")
     if claimed is not None:
         if ident is None:
             out.append(Check("image-name", Result.WARN,
                              f"file name says {claimed} but no source knows seamhash "
                              f"{identity.seamhash[:16]}...", loc, {"name_version": claimed.text}))
         elif claimed != ident:
-            out.append(Check("image-name", Result.WARN,
-                             f"file name says {claimed} but the seamhash identifies {ident}",
-                             loc, {"name_version": claimed.text, "version": ident.text}))
+            out.append(Check("image-name", mismatch,
+                             f"file name says {claimed} but the seamhash identifies "
+                             f"{ident}{why()}", loc,
+                             {"name_version": claimed.text, "version": ident.text,
+                              "to": None if named is None else named.text}))
         else:
             out.append(Check("image-name", Result.PASS, f"file name agrees: {ident}", loc,
                              {"name_version": claimed.text, "version": ident.text}))
@@ -112,10 +132,11 @@ def identity_checks(image: Image, identity: Identity) -> list[Check]:
         inner = Version(mv[0], mv[1], mv[2])
         where = Location(file=image.path, offset=image.sigstruct.at("reserved3"))
         if ident is not None and inner != ident:
-            out.append(Check("module-version", Result.WARN,
+            out.append(Check("module-version", mismatch,
                              f"the sigstruct's own version field says {inner} but the seamhash "
-                             f"identifies {ident} (byte offset {where.offset:#x})", where,
-                             {"sigstruct_version": inner.text, "version": ident.text}))
+                             f"identifies {ident} (byte offset {where.offset:#x}){why()}", where,
+                             {"sigstruct_version": inner.text, "version": ident.text,
+                              "to": None if named is None else named.text}))
         else:
             out.append(Check("module-version", Result.PASS,
                              f"the sigstruct's own version field says {inner} "

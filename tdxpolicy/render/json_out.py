@@ -4,7 +4,8 @@ Functions here return plain ``dict``s (or compact strings via :func:`dumps`); th
 Shapes are fixed by ``schemas/{verdict,path,select,list}.schema.json`` and
 cli-contract.md; keys are only ever added, never renamed. Additive keys beyond the contract:
 ``strict`` and ``reversible``/``reversible_reason`` on verdicts, ``blocking`` on paths,
-``hops`` on candidates, ``facts`` on checks.
+``hops`` and ``unknown`` (the unknown subset of ``failed``, as in ``list/1``) on candidates,
+``facts`` on checks.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ def select_json(result: SelectResult, from_version: Version | None = None) -> di
             "version": c.version.text,
             "allowed": c.allowed,
             "failed": list(c.failed),
+            "unknown": list(c.unknown),
             "hops": c.hops,
         }
         for c in result.candidates

@@ -105,7 +105,8 @@ _ADVICE: Mapping[str, str] = {
     "policy-deny": "a 'deny' rule blocks this move; see the cited document for the reason",
     "rollback-rule": "no policy grants this rollback; --allow-rollback permits it if you accept "
     "the risk (loader rules still apply)",
-    "seamldr": "update P-SEAMLDR first (it ships with the BIOS), or pick a target it supports",
+    "seamldr": "update P-SEAMLDR first (it ships with the BIOS), or pick a target whose entry "
+    "in Intel's compatibility table lists it",
     "cpu": "the target's image does not support every CPU package of this host",
     "debug": "the target is debug-signed; --allow-debug permits it on a debug-unlocked platform",
     "svn": "the loader would reject this image after the running module shut down, killing "
@@ -116,37 +117,85 @@ _ADVICE: Mapping[str, str] = {
     "support-status": "the target is not a supported release; see its status reason",
     "advisory": "read the advisory and acknowledge it with --acknowledge WORD",
     "policy-fresh": "a policy document is past its 'expires' date: fetch a current one",
+    "features": "the move may lose TDX_FEATURES0 bits the running module has (see the "
+    "message): check that nothing on this host relies on them, then acknowledge with "
+    "--acknowledge features-lost",
 }
+
+# Host facts an operator gives, by the check that needs them and the fact key it reports
+# (checks._unknown_host_fact): an unknown check with that key None lacks exactly this flag.
+_HOST_FACT_FLAGS: tuple[tuple[str, str, str], ...] = (
+    ("seamldr", "seamldr_version", "--seamldr"),
+    ("cpu", "cpuid", "--cpuid"),
+    ("remaining-updates", "num_remaining_updates", "--remaining"),
+)
+
+
+def _missing_host_flag(c: Check) -> str | None:
+    """The flag whose fact this unknown check lacks, when the missing fact is a host fact."""
+    for code, key, flag in _HOST_FACT_FLAGS:
+        if c.code == code and key in c.facts and not c.facts[key]:
+            return flag
+    return None
+
+
+# Checks that depend only on T (engine.checks.target_outcomes): their unknowns are T's gaps
+# even when the running release is unknown.
+_TARGET_ONLY = frozenset({"seamldr", "cpu", "debug", "support-status", "advisory"})
+
+
+def _release_gap(c: Check, target_known: bool, running_known: bool) -> bool:
+    """Whether this unknown (not a missing host fact) is a gap in the catalogue's facts of a
+    known release, rather than a consequence of T or R being unknown altogether (whose own
+    advice already says what to do)."""
+    if not target_known:
+        return False
+    return running_known or c.code in _TARGET_ONLY
 
 
 def next_steps(verdict: Verdict) -> list[str]:
     """Advice for each distinct denying (or warning) check, in table order."""
     out: list[str] = []
     seen: set[str] = set()
-    unknown_facts = False
+    host_flags: dict[str, None] = {}
+    passed = {c.code for c in verdict.checks if c.result is Result.PASS}
+    target_known, running_known = "target-known" in passed, "running-known" in passed
+    catalogue_gaps: dict[str, None] = {}
     # When the loader itself would refuse the move (svn, handoff), no operator override can
     # make a rollback safe: do not suggest --allow-rollback next to "do not attempt".
     loader_refuses = any(
         c.code in ("svn", "handoff") and c.result is Result.FAIL for c in verdict.checks
     )
     for c in sort_checks(verdict.checks):
-        if c.code == "rollback-rule" and loader_refuses:
-            continue
+        if c.code in ("rollback-rule", "features") and loader_refuses:
+            continue  # the move must not be attempted at all: no override or acknowledgement
         if c.result is Result.PASS:
             continue
-        if c.result is Result.WARN and c.code not in ("advisory", "policy-fresh"):
+        if c.result is Result.WARN and c.code not in ("advisory", "policy-fresh", "features"):
             continue
+        if c.code == "policy-fresh" and c.facts.get("today", "") is None:
+            continue  # no date given (API): nothing is past its date
         if c.result is Result.UNKNOWN and c.code not in ("target-known", "running-known"):
-            unknown_facts = True
+            flag = _missing_host_flag(c)
+            if flag is not None:
+                host_flags[flag] = None
+            elif _release_gap(c, target_known, running_known):
+                catalogue_gaps[c.code] = None
             continue
         if c.code in seen or c.code not in _ADVICE:
             continue
         seen.add(c.code)
         out.append(_ADVICE[c.code].format(to=verdict.to_version.text))
-    if unknown_facts:
+    if host_flags:
         out.append(
-            "some host facts are unknown: give --seamldr, --cpuid, --remaining (or --facts "
-            "FILE), or --assume-unknown-ok for off-line planning"
+            f"host facts not given: {', '.join(host_flags)} (or --facts FILE), or "
+            "--assume-unknown-ok for off-line planning"
+        )
+    if catalogue_gaps:
+        out.append(
+            f"the catalogue lacks facts these checks need: {', '.join(catalogue_gaps)} (see "
+            "each message): add a policy document that declares them (--policy); "
+            "--assume-unknown-ok does not relax them"
         )
     return out
 
@@ -210,7 +259,16 @@ def render_select(result: SelectResult, color: bool = False,
                 mark = "allowed" if c.allowed else "denied"
             why = ""
             if c.failed:
-                why = ("  direct move fails: " if reachable else "  failed: ") + ", ".join(c.failed)
+                # As `list` shows them: what fails, then what is unknown (a fact not given
+                # or not known is not a failure of the move).
+                failing = [code for code in c.failed if code not in c.unknown]
+                why = ", ".join(failing)
+                if c.unknown:
+                    why += ("; " if why else "") + "unknown: " + ", ".join(c.unknown)
+                if failing:
+                    why = ("  direct move fails: " if reachable else "  failed: ") + why
+                else:
+                    why = ("  direct move: " if reachable else "  ") + why
             elif reachable and src is not None and c.version.series == src.series and \
                     c.version.key <= src.key:
                 # select only ever picks a newer release (cli-contract.md, `select`).
