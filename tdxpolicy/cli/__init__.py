@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import sys
 from enum import IntEnum
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import typer
+
+if TYPE_CHECKING:  # pragma: no cover - main() imports it when it runs
+    from ..errors import ErrorCode
 
 __all__ = ["app", "main", "ExitCode"]
 
@@ -86,7 +89,8 @@ def _wants_json(argv: Sequence[str]) -> bool:
 
 
 def _emit_error(
-    code: str, message: str, rendered: str, as_json: bool, extra: dict[str, Any] | None = None
+    code: ErrorCode, message: str, rendered: str, as_json: bool,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     if as_json:
         import json
@@ -138,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # error of its click core derives from typer.TyperException, and Abort is typer.Abort.
     from typer import Abort, TyperException
 
-    from ..errors import TdxPolicyError
+    from ..errors import ErrorCode, TdxPolicyError
 
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = _wants_json(args)
@@ -160,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             ctx = getattr(e, "ctx", None)
             hint = f"\n(try '{ctx.command_path} --help')" if ctx is not None else ""
-            _emit_error("usage", message, message + hint, as_json)
+            _emit_error(ErrorCode.USAGE, message, message + hint, as_json)
         code = ExitCode.INVALID
     except Abort:
         sys.stderr.write("tdxpolicy: aborted\n")
@@ -182,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # (exit 2) with the file and the reason, never a traceback.
         where = f"{e.filename}: " if e.filename else ""
         reason = e.strerror or str(e)
-        _emit_error("unreadable", f"{where}cannot read: {reason}",
+        _emit_error(ErrorCode.UNREADABLE, f"{where}cannot read: {reason}",
                     f"{where}cannot read: {reason}", as_json,
                     {"problems": [{"message": f"cannot read: {reason}",
                                    **({"location": {"file": str(e.filename)}}
