@@ -57,6 +57,7 @@ class ErrorCode(StrEnum):
     HOST_UNAVAILABLE = "host-unavailable"  # the probe could not read the host (exit 3)
     NOT_TDX_HOST = "not-tdx-host"  # no tdx_host device at all (exit 3)
     BAD_HOST_DATA = "bad-host-data"  # a sysfs/procfs file with content we cannot use (exit 3)
+    PERMISSION = "permission"  # a root-only host file read without root (exit 3)
     MODULE_LOST = "module-lost"  # the module does not answer (reboot required; exit 3)
     SEAMRET_INVD_VMCS = "seamret-invd-vmcs"  # CPU erratum: runtime updates disabled (exit 3)
     NO_UPDATE_INTERFACE = "no-update-interface"  # no usable upload directory (exit 3)

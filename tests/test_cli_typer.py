@@ -78,6 +78,9 @@ USAGE_ERRORS = [
      "tdxpolicy: No such command 'nosuchcmd'.\n(try 'tdxpolicy --help')\n"),
     (("image", "verify"),
      "tdxpolicy: Missing argument 'PATH'.\n(try 'tdxpolicy image verify --help')\n"),
+    (("update", "--image", "absent.img", "--timeout", "0.5"),
+     "tdxpolicy: Invalid value for '--timeout': 0.5 is not in the range x>=1.0.\n"
+     "(try 'tdxpolicy update --help')\n"),
     (("list", "--allow-debug", "maybe"),
      "tdxpolicy: Got unexpected extra argument(s) (maybe)\n(try 'tdxpolicy list --help')\n"),
 ]

@@ -79,16 +79,29 @@ def test_error_code_enum_and_schema_enum_are_the_same_set() -> None:
 
 def _codes_written_in_the_package() -> dict[str, list[str]]:
     """Every error code spelled as a literal in tdxpolicy/: ``code="..."`` arguments,
-    ``code: str = "..."`` defaults, ``_emit_error("...")`` and the constants returned by the
-    functions that pick a code (``*_code``)."""
+    positional arguments in a ``code`` parameter's place, ``code: str = "..."`` defaults, and
+    the constants returned by the functions that pick a code (``*_code``)."""
     found: dict[str, list[str]] = {}
 
     def note(value: object, where: str) -> None:
         if isinstance(value, str):
             found.setdefault(value, []).append(where)
 
-    for path in sorted((REPO / "tdxpolicy").rglob("*.py")):
-        tree = ast.parse(path.read_text(), str(path))
+    trees = {path: ast.parse(path.read_text(), str(path))
+             for path in sorted((REPO / "tdxpolicy").rglob("*.py"))}
+    # Functions of the package that build or emit an error and take a `code` parameter, by
+    # name: the position of that parameter, so that a positional code
+    # (`_fail(path, message, "bad-host-data")`) is seen. (Functions building a *check* also
+    # take a `code`, a check code: they return no error and are left out.)
+    code_position = {
+        node.name: [a.arg for a in node.args.args].index("code")
+        for tree in trees.values() for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef) and "code" in [a.arg for a in node.args.args]
+        and ("Error" in ast.unparse(node.returns or ast.Constant(None))
+             or node.name == "_emit_error")
+    }
+    assert {"_fail", "_emit_error"} <= set(code_position), code_position
+    for path, tree in trees.items():
         for node in ast.walk(tree):
             where = f"{path.relative_to(REPO)}:{getattr(node, 'lineno', 0)}"
             if isinstance(node, ast.Call):
@@ -96,8 +109,12 @@ def _codes_written_in_the_package() -> dict[str, list[str]]:
                     if kw.arg == "code" and isinstance(kw.value, ast.Constant):
                         note(kw.value.value, where)
                 name = getattr(node.func, "id", getattr(node.func, "attr", ""))
-                if name == "_emit_error" and node.args and isinstance(node.args[0], ast.Constant):
-                    note(node.args[0].value, where)
+                pos = code_position.get(name)
+                if name in code_position and isinstance(node.func, ast.Attribute):
+                    pos = None if pos is None else pos - 1  # a method: `self` is not passed
+                if pos is not None and len(node.args) > pos \
+                        and isinstance(node.args[pos], ast.Constant):
+                    note(node.args[pos].value, where)
             elif isinstance(node, ast.FunctionDef):
                 args = node.args.args + node.args.kwonlyargs
                 defaults = ([None] * (len(node.args.args) - len(node.args.defaults))
@@ -115,7 +132,8 @@ def _codes_written_in_the_package() -> dict[str, list[str]]:
 def test_every_error_code_the_package_raises_is_in_the_enum() -> None:
     found = _codes_written_in_the_package()
     # The scan itself must see the codes spread over the package, or it proves nothing.
-    assert {"usage", "invalid-flag", "not-tdx-host", "module-lost", "truncated-image"} <= set(found)
+    assert {"usage", "invalid-flag", "not-tdx-host", "module-lost", "truncated-image",
+            "permission", "bad-host-data"} <= set(found)
     unknown = {code: where for code, where in found.items() if code not in set(ErrorCode)}
     assert not unknown, unknown
 
