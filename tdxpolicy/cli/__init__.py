@@ -5,7 +5,7 @@ Command modules register themselves on :data:`app`; each imports only typer and 
 library at module level so that start-up stays cheap (heavy libraries are imported inside the
 command that needs them).
 
-Exit codes (cli-contract.md): 0 allowed/clean, 1 denied/findings, 2 invalid input or usage,
+Exit codes (docs/cli.md#exit-codes): 0 allowed/clean, 1 denied/findings, 2 invalid input or usage,
 3 host facts unavailable, 4 update attempted and failed.
 """
 

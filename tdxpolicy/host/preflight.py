@@ -38,7 +38,7 @@ __all__ = [
     "advisory_words",
 ]
 
-# Host check codes (cli-contract.md "The running host"). Stable: add, never rename.
+# Host check codes (docs/cli.md#commands). Stable: add, never rename.
 HOST_CHECKS = (
     "module-alive",
     "upload-interface",
@@ -147,17 +147,18 @@ def host_checks(
     result: ProbeResult, can_write: Callable[[Path], bool], image_format: str | None,
     have_image: bool,
 ) -> tuple[Check, ...]:
-    """The checks read from the host itself (domain.md section 3)."""
+    """The checks read from the host itself (docs/domain.md#linux-interface)."""
     iface = result.interface
     out: list[Check] = []
-    # domain.md s.3: a `version` read failing with ENXIO means no module is alive.
+    # docs/domain.md#linux-interface: a `version` read failing with ENXIO means no module is alive.
     if iface.module_alive:
         out.append(_check("module-alive", True, f"the TDX module is alive ({iface.version_path} "
                           "is readable)"))
     else:
         out.append(_check("module-alive", False, f"{iface.version_path}: ENXIO: {HINT_MODULE_LOST}"))
 
-    # domain.md s.3: updates go through the fw_upload directory of the running generation.
+    # docs/domain.md#linux-interface: updates go through the fw_upload directory of the running
+    # generation.
     if iface.upload_dir is not None:
         out.append(_check("upload-interface", True,
                           f"upload interface {iface.upload_dir} ({iface.generation.value} kernel)",
@@ -180,7 +181,8 @@ def host_checks(
                           "for it to finish (status idle) and run preflight again",
                           status=iface.upload_status))
 
-    # domain.md s.3 [I]: the loader waits for every CPU; /sys/devices/system/cpu/offline empty.
+    # docs/domain.md#upload-protocol [I]: the loader waits for every CPU;
+    # /sys/devices/system/cpu/offline empty.
     if iface.offline_cpus is None:
         out.append(_check("cpus-online", Result.UNKNOWN,
                           "the kernel does not list offline CPUs "
@@ -208,14 +210,15 @@ def host_checks(
         else:
             out.append(_check("privileges", True, "may write the upload interface"))
 
-    # domain.md s.3: the kernel disables runtime updates on CPUs with this erratum.
+    # docs/domain.md#linux-interface: the kernel disables runtime updates on CPUs with this erratum.
     if iface.seamret_invd_vmcs:
         out.append(_check("seamret-invd-vmcs", False, HINT_SEAMRET))
     else:
         out.append(_check("seamret-invd-vmcs", True,
                           "the CPU does not report the seamret_invd_vmcs erratum"))
 
-    # domain.md s.4: the merged kernel accepts only 0x200 images; older kernels 0x100 [I].
+    # docs/domain.md#image-formats: the merged kernel accepts only 0x200 images; older kernels 0x100
+    # [I].
     if have_image:
         accepted = iface.image_formats
         if image_format is None:

@@ -2,7 +2,7 @@
 
 Pure reading from the roots given as parameters (``/sys`` and ``/proc`` on a real host, fake
 trees in tests), through a :class:`~tdxpolicy.host.sysfs.SysfsIO`; nothing is ever written.
-Three kernel ABI generations are recognised (domain.md section 3):
+Three kernel ABI generations are recognised (docs/domain.md#linux-interface):
 
 * ``merged`` (2026): ``devices/faux/tdx_host/{version,seamldr_version,num_remaining_updates}``
   and the ``fw_upload`` directory ``class/firmware/tdx_module``; accepts 0x200 images only.
@@ -59,7 +59,8 @@ __all__ = [
 # /proc/cpuinfo on a host with many hundreds of CPUs is a few MiB; anything far beyond is junk.
 CPUINFO_LIMIT = 32 << 20
 
-# fw_upload's status words (Documentation/ABI/testing/sysfs-class-firmware; domain.md s. 3).
+# fw_upload's status words (Documentation/ABI/testing/sysfs-class-firmware;
+# docs/domain.md#linux-interface).
 UPLOAD_STATUSES = ("idle", "receiving", "preparing", "transferring", "programming")
 # The fw_upload attributes the update sequence uses.
 UPLOAD_FILES = ("loading", "data", "status", "error")
@@ -102,7 +103,8 @@ class Generation(str, Enum):
 
     @property
     def image_formats(self) -> tuple[str, ...]:
-        # domain.md section 4: the merged kernel takes only 0x200; older ones: [I], see above.
+        # docs/domain.md#image-formats: the merged kernel takes only 0x200; older ones: [I], see
+        # above.
         return ("0x200",) if self is Generation.MERGED else ("0x100",)
 
 
@@ -208,7 +210,7 @@ class ProbeResult:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """Host-facts JSON (cli-contract.md "Host facts") plus ``"interface"``;
+        """Host-facts JSON (docs/cli.md#host-facts) plus ``"interface"``;
         ``schemas/probe.schema.json``. Unknown facts are left out."""
         out = facts_to_json(self.facts)
         out["interface"] = self.interface.to_json()
@@ -384,7 +386,7 @@ def probe(
                 )
             if not io.is_regular(upload_dir / name):
                 # A kernel attribute is a regular file; a symbolic link, FIFO or directory in
-                # its place could redirect or swallow the image (domain.md section 3).
+                # its place could redirect or swallow the image (docs/domain.md#linux-interface).
                 raise _fail(
                     upload_dir / name,
                     f"the firmware upload attribute '{name}' in {upload_dir} is not a regular "
@@ -402,7 +404,7 @@ def probe(
             )
 
     # P-SEAMLDR attributes: required next to an upload interface (the kernel creates them
-    # together, domain.md section 3); optional without one.
+    # together, docs/domain.md#linux-interface); optional without one.
     seamldr_path = sysfs_root / layout.seamldr_version
     remaining_path = sysfs_root / layout.remaining
     seamldr: Version | None = None

@@ -109,7 +109,8 @@ def _identity_check(image: Image, ident: Identity, target: Version | None) -> Ch
                              "version": None if ident.version is None else ident.version.text,
                              "by": ident.by}
     if ident.version is None:
-        # Fail closed (domain.md section 2): without an identity the image's SVN, handoff and
+        # Fail closed (docs/domain.md#unknown-running-version): without an identity the image's SVN,
+        # handoff and
         # CPU facts cannot be tied to any release's policy.
         return Check("image-identity", Result.UNKNOWN,
                      f"no policy source knows seamhash {ident.seamhash} of {image.path}: "
