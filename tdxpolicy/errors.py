@@ -8,23 +8,67 @@ path or byte offset) and *what was expected*, and renders itself the way compile
                     ^
 
 The CLI maps every :class:`TdxPolicyError` subclass to exit code 2 (3 for host facts) and
-never lets a traceback reach the user.
+never lets a traceback reach the user. Its ``code`` is one of :class:`ErrorCode`, the closed
+set that docs/cli.md#error-codes lists and schemas/error.schema.json enumerates.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, Sequence
 
 from ._value import value
 from .model import Location
 
 __all__ = [
+    "ErrorCode",
     "TdxPolicyError",
     "InputError",
     "ConflictError",
     "HostError",
     "Problem",
 ]
+
+
+class ErrorCode(StrEnum):
+    """Every ``error.code`` a JSON error document can carry (docs/cli.md#error-codes).
+
+    Scripts branch on these words, so they are a contract: add, never rename. The same set is
+    the ``enum`` of ``error.code`` in schemas/error.schema.json; tests/test_core_errors.py keeps
+    the two equal and checks that every code the package raises is a member."""
+
+    # usage and files
+    USAGE = "usage"  # command line the parser refuses (unknown option, missing argument, ...)
+    INVALID_FLAG = "invalid-flag"  # a flag's value (--cpuid, --remaining, --max-hops, ...)
+    UNREADABLE = "unreadable"  # a named file or directory the OS will not give us
+    UNWRITABLE = "unwritable"  # an output file that cannot be written
+    OUTPUT_EXISTS = "output-exists"  # an output file that exists (no --force)
+    UNWRITABLE_RECORD = "unwritable-record"  # update's JSON Lines record cannot be appended
+    # versions and policy sources
+    INVALID_INPUT = "invalid-input"  # malformed input with no more specific code
+    INVALID_VERSION = "invalid-version"
+    UNKNOWN_VERSION = "unknown-version"  # `show` of a version no source declares
+    SYNTAX_ERROR = "syntax-error"  # a policy document the grammar refuses
+    INVALID_DOCUMENT = "invalid-document"  # parses, but a value is out of range or contradictory
+    UNSUPPORTED_SOURCE = "unsupported-source"  # a --policy file of no known kind
+    CONFLICTING_FACTS = "conflicting-facts"  # one fact, different values in different sources
+    # host facts
+    INVALID_HOST_FACTS = "invalid-host-facts"  # --facts / fleet input that is not host facts
+    HOST_UNAVAILABLE = "host-unavailable"  # the probe could not read the host (exit 3)
+    NOT_TDX_HOST = "not-tdx-host"  # no tdx_host device at all (exit 3)
+    BAD_HOST_DATA = "bad-host-data"  # a sysfs/procfs file with content we cannot use (exit 3)
+    PERMISSION = "permission"  # a root-only host file read without root (exit 3)
+    MODULE_LOST = "module-lost"  # the module does not answer (reboot required; exit 3)
+    SEAMRET_INVD_VMCS = "seamret-invd-vmcs"  # CPU erratum: runtime updates disabled (exit 3)
+    NO_UPDATE_INTERFACE = "no-update-interface"  # no usable upload directory (exit 3)
+    # images
+    NOT_AN_IMAGE = "not-an-image"
+    TRUNCATED_IMAGE = "truncated-image"
+    IMAGE_TOO_LARGE = "image-too-large"
+    IMAGE_INVALID = "image-invalid"  # convert/join refuse an image that fails verification
+    UNIDENTIFIED_IMAGE = "unidentified-image"  # an --image no catalogue release matches
+    # the base class's own code: an error raised without a more specific one
+    ERROR = "error"
 
 
 @value
@@ -55,17 +99,21 @@ class Problem:
 
 
 class TdxPolicyError(Exception):
-    """Base of all expected errors. ``code`` is a stable machine-readable word."""
+    """Base of all expected errors. ``code`` is a stable machine-readable word, a member of
+    :class:`ErrorCode` (a word outside it is a programming error and raises ``ValueError``
+    here, where a test sees it, rather than reaching a user's script)."""
 
-    code = "error"
+    code: ErrorCode = ErrorCode.ERROR
     exit_code = 2
 
-    def __init__(self, problems: Sequence[Problem] | str, *, code: str | None = None) -> None:
+    def __init__(
+        self, problems: Sequence[Problem] | str, *, code: ErrorCode | str | None = None
+    ) -> None:
         if isinstance(problems, str):
             problems = [Problem(problems)]
         self.problems: tuple[Problem, ...] = tuple(problems)
         if code is not None:
-            self.code = code
+            self.code = ErrorCode(code)
         super().__init__(self.render())
 
     @property
@@ -90,7 +138,7 @@ class TdxPolicyError(Exception):
 class InputError(TdxPolicyError):
     """A document, JSON file, image or flag that cannot be used as given."""
 
-    code = "invalid-input"
+    code = ErrorCode.INVALID_INPUT
 
     @classmethod
     def at(
@@ -99,20 +147,20 @@ class InputError(TdxPolicyError):
         location: Location | None = None,
         source_line: str | None = None,
         *,
-        code: str | None = None,
+        code: ErrorCode | str | None = None,
     ) -> InputError:
         return cls([Problem(message, location, source_line)], code=code)
 
 
 class ConflictError(InputError):
-    """The same fact declared with different values in several places (policy-format.md,
-    "Merging"); the problems name every location."""
+    """The same fact declared with different values in several places
+    (docs/policy-format.md, "Merging"); the problems name every location."""
 
-    code = "conflicting-facts"
+    code = ErrorCode.CONFLICTING_FACTS
 
 
 class HostError(TdxPolicyError):
     """Host facts could not be read (probe failed); exit code 3 per the CLI contract."""
 
-    code = "host-unavailable"
+    code = ErrorCode.HOST_UNAVAILABLE
     exit_code = 3

@@ -1,6 +1,6 @@
 """Decide for a whole fleet: JSON Lines of host facts in, one JSON line per host out.
 
-cli-contract.md, "Fleet": exactly one output line per input line, in input order; each is the
+docs/cli.md#fleet-contract: exactly one output line per input line, in input order; each is the
 verdict (``--to``) or select (``--select``) document with ``"host"`` (from the input, else the
 line number) and ``"line"`` added. A malformed line yields ``{"host": ..., "line": N,
 "error": {...}}`` and the run continues. Exit 2 at the end if any line was malformed, else 1 if

@@ -1,6 +1,6 @@
 """The version graph: releases as nodes, moves permitted by the *policy rules alone* as edges.
 
-An edge R -> T exists when (policy-format.md, "Release blocks"; domain.md section 2):
+An edge R -> T exists when (policy-format.md, "Release blocks"; docs/domain.md#move-rules):
 
 - R and T are in the same series (``same-series``: runtime updates never leave a major.minor);
 - **update edge** (T > R): some ``update from`` of T admits R (``update-rule``);

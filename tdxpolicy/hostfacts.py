@@ -1,8 +1,8 @@
 """Host facts: what the running host is, as far as it is known.
 
 A fact that was not given is ``None`` (unknown). Checks that need an unknown fact report
-``unknown``, which denies unless the user passes ``--assume-unknown-ok`` (cli-contract.md,
-"Host facts"). Sources of host facts: CLI flags, a ``--facts`` JSON file
+``unknown``, which denies unless the user passes ``--assume-unknown-ok``
+(docs/cli.md#host-facts). Sources of host facts: CLI flags, a ``--facts`` JSON file
 (``schemas/host-facts.schema.json``), or the probe of a running system (:mod:`tdxpolicy.host`).
 """
 
@@ -16,7 +16,7 @@ from .version import Version
 __all__ = ["HostFacts", "cpuid_family_model", "format_cpuid"]
 
 # CPUID.1.EAX: stepping is bits 3:0 and is ignored when matching a sigstruct CPUID table
-# (domain.md, rule "cpu").
+# (docs/domain.md#cpu).
 STEPPING_MASK = 0xF
 
 
@@ -44,7 +44,7 @@ class HostFacts:
 
     def after_update(self, new_version: Version) -> HostFacts:
         """The host state after one successful runtime update to ``new_version``: the running
-        version changes and P-SEAMLDR's log uses one entry (domain.md section 1)."""
+        version changes and P-SEAMLDR's log uses one entry (docs/domain.md#parts)."""
         remaining = self.num_remaining_updates
         return replace(
             self,

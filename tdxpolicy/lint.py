@@ -110,7 +110,7 @@ def _lint_block(b: ReleaseBlock, out: list[Finding]) -> None:
     if v.update <= _ENUMERATE_LIMIT:
         older = range(0, v.update)
         for r in b.update_from:
-            # domain.md section 2 "same-series" + "direction": only versions of the same series
+            # docs/domain.md#same-series and #direction: only versions of the same series
             # up to this one (upgrade or reinstall) can update into it; a rule admitting none of
             # them is dead.
             if not verset_is_empty(r.versions) and not _admits_any(

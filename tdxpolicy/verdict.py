@@ -72,7 +72,8 @@ class CheckCode(str, Enum):
 
 
 def denies(result: Result, strict: bool) -> bool:
-    """Whether a check's result denies the move (cli-contract.md: fail and unknown deny; warn
+    """Whether a check's result denies the move (docs/cli.md#verdict-json: fail and unknown deny;
+    warn
     too under --strict)."""
     return result is Result.FAIL or result is Result.UNKNOWN or (strict and result is Result.WARN)
 
@@ -154,7 +155,7 @@ class SelectResult:
 
 @value
 class MoveOptions:
-    """How strictly a move is judged (cli-contract.md, "Options for moves")."""
+    """How strictly a move is judged (docs/cli.md#commands)."""
 
     allow_debug: bool = False
     allow_rollback: bool = False

@@ -1,7 +1,7 @@
 """TDX module and P-SEAMLDR versions, and sets of them.
 
 A version is ``major.minor.update`` with decimal fields. The kernel prints it as
-``%u.%u.%02u`` (domain.md section 1), so ``1.5.06`` and ``1.5.6`` are the same version and an
+``%u.%u.%02u`` (docs/domain.md#parts), so ``1.5.06`` and ``1.5.6`` are the same version and an
 update of 100 or more prints three digits. Versions order by the integer triple, never by text;
 the text as written is kept only for display and citation.
 
@@ -63,7 +63,7 @@ class Version:
 
     @property
     def series(self) -> tuple[int, int]:
-        """``(major, minor)``: runtime updates never leave a series (domain.md section 1)."""
+        """``(major, minor)``: runtime updates never leave a series (docs/domain.md#parts)."""
         return (self.major, self.minor)
 
     @property

@@ -1,6 +1,7 @@
 """Build and sign synthetic TDX module images for tests (0x100 and 0x200, and bare pairs).
 
-Written from domain.md section 4 independently of :mod:`tdxpolicy.image` (its own field table
+Written from docs/domain.md#image-formats independently of :mod:`tdxpolicy.image` (its own field
+table
 and its own header packing), so that the reader and verifier are tested against a second
 implementation, not against themselves. Signing uses ``cryptography`` with a test RSA-3072
 key generated once per process (:func:`test_key`; generation takes a moment).
@@ -24,7 +25,7 @@ from typing import Any
 PAGE = 4096
 SIG_SIZE = 2048
 
-# name -> (offset, struct format) (domain.md section 4, seam_sigstruct.h)
+# name -> (offset, struct format) (docs/domain.md#image-formats, seam_sigstruct.h)
 SIG_FIELDS: dict[str, tuple[int, str]] = {
     "header_type": (0, "<I"),
     "header_length": (4, "<I"),
@@ -223,7 +224,7 @@ def blob_0x100(sigstruct: bytes, module: bytes, *, checksum: bool = True, **head
 
 
 def image_0x200(sigstruct: bytes, module: bytes, **header: Any) -> bytes:
-    """A 0x200 tdx_image (domain.md section 4); header fields overridable by name."""
+    """A 0x200 tdx_image (docs/domain.md#image-formats); header fields overridable by name."""
     sig_pages = _pad(sigstruct)
     h = {
         "version": 0x200,

@@ -1,6 +1,6 @@
 """Intel's reference selector (``version_select_and_load.py``), its rules only, as a test oracle.
 
-Re-implemented from the rules quoted in docs/domain.md section 2 (read from Intel's source):
+Re-implemented from the rules quoted in docs/docs/domain.md#move-rules (read from Intel's source):
 a module is installable when
 
 - it is compatible with the P-SEAMLDR: for some ``m`` in its ``min_seamldr_versions``,

@@ -3,7 +3,7 @@
 The tree is made of plain files (so the real reader, :class:`~tdxpolicy.host.sysfs.RealSysfs`,
 can probe it and tests can check contents and mtimes), and :class:`SimKernel` also implements
 the :class:`~tdxpolicy.host.sysfs.SysfsIO` protocol in-process for what plain files cannot do
-(domain.md section 3):
+(docs/domain.md#linux-interface):
 
 * writing ``1`` to ``loading`` starts a ``fw_upload`` (status ``receiving``; ``EBUSY`` if one
   is already running), ``data`` collects the image, ``0`` to ``loading`` ends it;
@@ -105,7 +105,7 @@ def _word_sum(data: bytes) -> int:
 
 
 def header_ok(image: bytes, generation: str) -> bool:
-    """The kernel's own header check (domain.md section 4); nothing else."""
+    """The kernel's own header check (docs/domain.md#image-formats); nothing else."""
     if generation in TAKES_0x200:
         if len(image) < 4096:
             return False
@@ -164,7 +164,7 @@ class SimKernel:
         self.fault = fault
         self.vanish_module_lost = vanish_module_lost
         # The new module lacks TD-preserving support: the kernel drops the upload interface
-        # and the P-SEAMLDR attributes with it (domain.md section 3).
+        # and the P-SEAMLDR attributes with it (docs/domain.md#linux-interface).
         self.vanish_updated = vanish_updated
         # TDX_FEATURES0 of the running module (default: 1.5.16's, no UPDATE_COMPAT) and the
         # P-SEAMLDR version: they decide what the shutdown and install steps do.

@@ -123,7 +123,7 @@ def test_bad_document_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path)
 
 def test_real_intel_data(capsys: pytest.CaptureFixture[str], intel_dir: Path) -> None:
     """Every published source and image together with the embedded catalogue: the known gaps
-    (domain.md section 5) are found, and nothing else."""
+    (docs/domain.md#intel-data) are found, and nothing else."""
     code, out, _ = run(capsys, "--policy", str(intel_dir), "--images", str(intel_dir / "blobs"),
                        "--format", "json", "--today", "2026-11-26")
     assert code == 1

@@ -1,4 +1,4 @@
-"""The move commands through the real CLI entry point (cli-contract.md): exit codes, JSON
+"""The move commands through the real CLI entry point (docs/cli.md#contract): exit codes, JSON
 documents that validate against the schemas, located errors in JSON mode, no tracebacks.
 
 Most tests use a synthetic site document (tests/data/move/site.tdxpolicy, series 9.1) with

@@ -97,7 +97,8 @@ def test_facts_are_json_and_messages_name_no_python_values(intel_dir: Path) -> N
 
 @pytest.mark.parametrize("source", ["intel", "embedded"])
 def test_every_1_5_rollback_fails_svn(source: str, intel_dir: Path) -> None:
-    """domain.md [D]: every 1.5.x rollback lowers the minor SVN, so P-SEAMLDR would reject it
+    """docs/domain.md#published-data-consequences [D]: every 1.5.x rollback lowers the minor SVN, so
+    P-SEAMLDR would reject it
     after shutdown; no option lets it through."""
     if source == "embedded":
         cat = pytest.importorskip("tdxpolicy.sources").load_catalogue([])

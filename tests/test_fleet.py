@@ -1,4 +1,4 @@
-"""fleet (cli-contract.md, "Fleet"): one output line per input line, in order, each the
+"""fleet (docs/cli.md#fleet-contract): one output line per input line, in order, each the
 verdict/select document plus host and line, malformed lines as error lines (the run goes on),
 exit 2/1/0, a one-line summary on stderr; and the memo never changes an answer."""
 

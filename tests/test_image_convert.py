@@ -27,7 +27,7 @@ def sig() -> bytes:
 
 
 def test_convert_matches_the_independent_builder(sig: bytes) -> None:
-    """Our conversion produces exactly what imagekit (written from domain.md) builds."""
+    """Our conversion produces exactly what imagekit (written from docs/domain.md) builds."""
     blob = imagekit.blob_0x100(sig, MODULE)
     img = imagekit.image_0x200(sig, MODULE)
     out, _ = convert(read_image(blob, "b"), ImageFormat.TDX_IMAGE)

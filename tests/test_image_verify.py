@@ -1,4 +1,5 @@
-"""Verification of synthetic images: every rule of domain.md section 4 caught by its own check.
+"""Verification of synthetic images: every rule of docs/domain.md#image-formats caught by its own
+check.
 
 The corruption table (tests/data/image/corruptions.json) mutates one field of a valid image
 built and signed by tests/imagekit.py and states exactly which check codes must fail.

@@ -1,4 +1,4 @@
-"""QA: the command-line contract (docs/cli-contract.md) for every command, data-driven.
+"""QA: the command-line contract (docs/cli.md#contract) for every command, data-driven.
 
 For each command a table of representative invocations (success, denial/findings, bad input,
 unreadable file, usage error) is run in text and in JSON mode and must:

@@ -1,4 +1,4 @@
-"""Versions and version sets (policy-format.md, "Lexical rules"; domain.md section 1).
+"""Versions and version sets (policy-format.md, "Lexical rules"; docs/domain.md#parts).
 
 Edge cases first (zero padding, 3-digit updates, other series, huge fields), then Hypothesis
 properties that use ``packaging.specifiers.SpecifierSet`` as an independent oracle for the

@@ -5,8 +5,8 @@ operator can act on, and every place involved (document lines, JSON paths, image
 the first being the primary one. Findings are data; renderers (:mod:`tdxpolicy.audit.report`,
 :mod:`tdxpolicy.render.sarif`) turn them into text, JSON and SARIF.
 
-:data:`RULES` describes every rule (id, default severity, descriptions, and the domain.md rule
-it rests on). Ids are part of the CLI contract: add, never rename.
+:data:`RULES` describes every rule (id, default severity, descriptions, and the docs/domain.md
+rule it rests on). Ids are part of the CLI contract: add, never rename.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class RuleInfo:
     short: str
     full: str
     help: str
-    basis: str  # the domain.md / policy-format.md rule it rests on
+    basis: str  # the docs/domain.md / policy-format.md rule it rests on
 
 
 RULES: tuple[RuleInfo, ...] = (
@@ -97,7 +97,7 @@ RULES: tuple[RuleInfo, ...] = (
         "line in a policy document) once Intel publishes it; until then the release can only "
         "be loaded at boot.",
         "policy-format.md, 'Meaning of a missing fact': a release with no `update from` rule "
-        "cannot be updated into at runtime; domain.md section 5, known gaps.",
+        "cannot be updated into at runtime; docs/domain.md#known-gaps.",
     ),
     RuleInfo(
         "no-published-mrseam",
@@ -109,8 +109,8 @@ RULES: tuple[RuleInfo, ...] = (
         "published table and remote attestation verifiers will not recognise it.",
         "Check the image's seamhash against a trusted source before using it; add the MRSEAM "
         "to a policy document (`mrseam 0x...`) once Intel publishes it.",
-        "domain.md section 4: seamhash = SHA-384 of the module pages = the published MRSEAM; "
-        "section 5: 2.0.05 has an image and a mapping entry but no MRSEAM row.",
+        "docs/domain.md#sigstruct: seamhash = SHA-384 of the module pages = the published "
+        "MRSEAM; #known-gaps: 2.0.05 has an image and a mapping entry but no MRSEAM row.",
     ),
     RuleInfo(
         "source-disagreement",
@@ -123,7 +123,7 @@ RULES: tuple[RuleInfo, ...] = (
         "their update rules. Merging refuses such documents; the audit names every place.",
         "Find out which source is right and correct or remove the other declaration.",
         "policy-format.md, 'Merging': a fact declared in several places must have the same "
-        "value everywhere; domain.md section 2, update-rule.",
+        "value everywhere; docs/domain.md#update-rule.",
     ),
     RuleInfo(
         "svn-decrease",
@@ -136,7 +136,7 @@ RULES: tuple[RuleInfo, ...] = (
         "destructive.",
         "Check the SVN declarations; never update from the older release into the newer one "
         "at runtime.",
-        "domain.md section 2, svn: T.major == R.major else EUNSUPPORTED; T.minor >= R.minor "
+        "docs/domain.md#svn: T.major == R.major else EUNSUPPORTED; T.minor >= R.minor "
         "else EBADSIG.",
     ),
     RuleInfo(
@@ -149,8 +149,8 @@ RULES: tuple[RuleInfo, ...] = (
         "it after the update.",
         "Check with the hypervisor and guest owners that no feature named here is in use "
         "before updating; prefer a path that keeps the bits.",
-        "domain.md section 5: `tdx_feature0` bits disappear on some 2.0.x upgrades; section 3: "
-        "TDX_FEATURES0 bit 1 gates the runtime-update interface itself.",
+        "docs/domain.md#known-gaps: `tdx_feature0` bits disappear on some 2.0.x upgrades; "
+        "#linux-interface: TDX_FEATURES0 bit 1 gates the runtime-update interface itself.",
     ),
     RuleInfo(
         "unknown-version-ref",
@@ -161,8 +161,8 @@ RULES: tuple[RuleInfo, ...] = (
         "no source declares as a release: often a typo, or a bound that does not mean what "
         "was intended.",
         "Correct the version, or add the release to a policy document if it exists.",
-        "domain.md section 2: a running or target version that the catalogue does not know "
-        "cannot be checked (fail closed).",
+        "docs/domain.md#unknown-running-version: a running or target version that the "
+        "catalogue does not know cannot be checked (fail closed).",
     ),
     RuleInfo(
         "never-matches",
@@ -174,7 +174,7 @@ RULES: tuple[RuleInfo, ...] = (
         "to` to older versions of the series; clauses may contradict each other; or every "
         "version an `update from` admits is denied by `deny from`.",
         "Fix the version set; delete the rule if it is not needed.",
-        "domain.md section 2, same-series and update-rule; policy-format.md, Rules (`deny from` "
+        "docs/domain.md#same-series and #update-rule; policy-format.md, Rules (`deny from` "
         "overrides every `update from`).",
     ),
     RuleInfo(
@@ -186,7 +186,7 @@ RULES: tuple[RuleInfo, ...] = (
         "although older ones exist: hosts running them need a reboot to reach it.",
         "If the policy is intended, plan a reboot for hosts on older releases; otherwise fix "
         "the `update from` rule.",
-        "domain.md section 2, update-rule and svn; policy-format.md, 'Meaning of a missing "
+        "docs/domain.md#update-rule and #svn; policy-format.md, 'Meaning of a missing "
         "fact'.",
     ),
     RuleInfo(
@@ -208,7 +208,7 @@ RULES: tuple[RuleInfo, ...] = (
         "constants, signature, module hash, ...). P-SEAMLDR's checks run after the running "
         "module has shut down: uploading it would kill every TD.",
         "Do not use the image; obtain it again from Intel's repository.",
-        "domain.md section 4: image formats and P-SEAMLDR's sigstruct checks.",
+        "docs/domain.md#image-formats and #sigstruct-checks.",
     ),
     RuleInfo(
         "image-mismatch",
@@ -221,8 +221,8 @@ RULES: tuple[RuleInfo, ...] = (
         "catalogue would not hold for this image.",
         "Identify the image by its seamhash, not its file name; obtain the right image, or "
         "correct the catalogue.",
-        "domain.md section 4: seamhash = SHA-384 of the module = the published MRSEAM; "
-        "cli-contract.md, Images: image facts are cross-checked against the catalogue.",
+        "docs/domain.md#sigstruct: seamhash = SHA-384 of the module = the published MRSEAM; "
+        "docs/cli.md#commands: image facts are cross-checked against the catalogue.",
     ),
 )
 

@@ -60,7 +60,7 @@ def unreadable_image(path: str, message: str, location: Location | None = None) 
 
 def from_image(image: Image, checks: Iterable[Check]) -> AuditImage:
     """An :class:`AuditImage` from a decoded image and its verification checks: the sigstruct
-    facts located by absolute byte offset (domain.md section 4) and the failed checks."""
+    facts located by absolute byte offset (docs/domain.md#image-formats) and the failed checks."""
     sig = image.sigstruct
     path = image.path
 

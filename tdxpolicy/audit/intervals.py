@@ -154,7 +154,7 @@ def series_span(v: Version) -> Span:
 
 def update_domain(target: Version) -> Span:
     """Running versions a runtime update (upgrade or reinstall) into ``target`` can come from:
-    same series (domain.md section 2, same-series) and not newer than ``target`` (a move from a
+    same series (docs/domain.md#same-series) and not newer than ``target`` (a move from a
     newer version is a rollback, which `update from` does not govern)."""
     return Span.of(_series_base(target), encode(target))
 

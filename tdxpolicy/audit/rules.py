@@ -158,7 +158,7 @@ def _describe(span: Span, known: Sequence[Version]) -> str:
 
 def no_update_policy(ctx: AuditContext) -> list[Finding]:
     """A release with an MRSEAM but no `update from` anywhere cannot be updated into at runtime
-    (policy-format.md, 'Meaning of a missing fact'; domain.md section 5, known gaps)."""
+    (policy-format.md, 'Meaning of a missing fact'; docs/domain.md#known-gaps)."""
     out: list[Finding] = []
     for v in ctx.known:
         mrseams = ctx.facts(v, "mrseam")
@@ -179,7 +179,7 @@ def no_update_policy(ctx: AuditContext) -> list[Finding]:
 
 def no_published_mrseam(ctx: AuditContext) -> list[Finding]:
     """A release that can be installed (update policy or image) but whose measurement no
-    source publishes (domain.md section 4: seamhash is the published MRSEAM; section 5)."""
+    source publishes (docs/domain.md#sigstruct: seamhash is the published MRSEAM; section 5)."""
     images_of: dict[Version, list[AuditImage]] = {}
     for img in ctx.images:
         # Only images identified by their hash: an image whose hash no source knows is
@@ -229,8 +229,8 @@ def _is_description(doc: PolicyDocument, block: ReleaseBlock) -> bool:
 
 def source_disagreement(ctx: AuditContext) -> list[Finding]:
     """The same fact with different values in different places (policy-format.md, 'Merging'),
-    MRSEAM vs image seamhash (domain.md section 4), and sources whose update rules admit
-    different running versions (domain.md section 2, update-rule)."""
+    MRSEAM vs image seamhash (docs/domain.md#image-formats), and sources whose update rules admit
+    different running versions (docs/domain.md#update-rule)."""
     out: list[Finding] = []
     for v in ctx.known:
         for name in _COMPARED_FACTS + ("measurement",):
@@ -306,7 +306,7 @@ def _update_rule_disagreement(ctx: AuditContext, v: Version) -> list[Finding]:
 def svn_decrease(ctx: AuditContext) -> list[Finding]:
     """Inside a series a newer release must not have a lower SVN, nor another major SVN, than
     an older one: P-SEAMLDR refuses T.minor < R.minor (EBADSIG) and T.major != R.major
-    (EUNSUPPORTED) after shutdown (domain.md section 2, svn)."""
+    (EUNSUPPORTED) after shutdown (docs/domain.md#svn)."""
     out: list[Finding] = []
     for s in sorted({v.series for v in ctx.known}):
         best: tuple[Version, Sourced[Svn]] | None = None  # older release with the highest SVN
@@ -360,7 +360,7 @@ def _or_range(table: list[list[int]], a: int, b: int) -> int:
 def features_lost(ctx: AuditContext) -> list[Finding]:
     """TDX_FEATURES0 bits set in an older release and clear in a newer one that it may be
     updated into: consecutive releases of a series, and every pair the update policy admits
-    (domain.md section 5: bits disappear on some 2.0.x upgrades).
+    (docs/domain.md#known-gaps: bits disappear on some 2.0.x upgrades).
 
     Output-sensitive: the OR of the features of every admitted older release (a range query on
     a sparse table) tells whether a release loses anything before the pairs are enumerated."""
@@ -424,7 +424,8 @@ def _neighbours(known: Sequence[Version], w: Version) -> str:
 
 
 def unknown_version_ref(ctx: AuditContext) -> list[Finding]:
-    """Clauses naming versions no source declares (domain.md section 2: a version the
+    """Clauses naming versions no source declares (docs/domain.md#unknown-running-version: a version
+    the
     catalogue does not know cannot be checked; usually a typo)."""
     known = set(ctx.known)
     ordered = ctx.known
@@ -446,7 +447,7 @@ def unknown_version_ref(ctx: AuditContext) -> list[Finding]:
 
 
 def never_matches(ctx: AuditContext) -> list[Finding]:
-    """Rules that admit nothing they could apply to (domain.md section 2, same-series: updates
+    """Rules that admit nothing they could apply to (docs/domain.md#same-series: updates
     and rollbacks stay inside a series; policy-format.md: `update from` governs upgrades and
     reinstalls, `rollback to` older versions, `deny from` overrides `update from`)."""
     out: list[Finding] = []
@@ -508,7 +509,7 @@ def never_matches(ctx: AuditContext) -> list[Finding]:
 def unreachable_release(ctx: AuditContext) -> list[Finding]:
     """A release with an update policy that admits no older known release of its series
     (after `deny from` and the SVN rule), although older ones exist: hosts on them need a
-    reboot (domain.md section 2, update-rule and svn). Releases with no policy at all are
+    reboot (docs/domain.md#update-rule and #svn). Releases with no policy at all are
     `no-update-policy`; rules that admit nothing are `never-matches`; withdrawn releases and
     site `deny to` are unreachable on purpose and not reported."""
     out: list[Finding] = []
@@ -580,7 +581,7 @@ def stale_document(ctx: AuditContext) -> list[Finding]:
 
 
 def image_invalid(ctx: AuditContext) -> list[Finding]:
-    """Images failing a kernel or P-SEAMLDR check (domain.md section 4)."""
+    """Images failing a kernel or P-SEAMLDR check (docs/domain.md#image-formats)."""
     out: list[Finding] = []
     for img in ctx.images:
         for f in img.failures:
@@ -598,8 +599,8 @@ _IMAGE_FACTS = ("svn", "platforms", "handoff", "debug")
 
 
 def image_mismatch(ctx: AuditContext) -> list[Finding]:
-    """Image identity and facts against the sources (domain.md section 4: seamhash is the
-    MRSEAM; cli-contract.md, Images: a mismatch denies)."""
+    """Image identity and facts against the sources (docs/domain.md#sigstruct: seamhash is the
+    MRSEAM; docs/cli.md#commands: a mismatch denies)."""
     out: list[Finding] = []
     for img in ctx.images:
         if not img.parsed:

@@ -5,7 +5,7 @@ Command modules register themselves on :data:`app`; each imports only typer and 
 library at module level so that start-up stays cheap (heavy libraries are imported inside the
 command that needs them).
 
-Exit codes (cli-contract.md): 0 allowed/clean, 1 denied/findings, 2 invalid input or usage,
+Exit codes (docs/cli.md#exit-codes): 0 allowed/clean, 1 denied/findings, 2 invalid input or usage,
 3 host facts unavailable, 4 update attempted and failed.
 """
 
@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import sys
 from enum import IntEnum
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import typer
+
+if TYPE_CHECKING:  # pragma: no cover - main() imports it when it runs
+    from ..errors import ErrorCode
 
 __all__ = ["app", "main", "ExitCode"]
 
@@ -65,9 +68,6 @@ def load_commands(name: str | None = None) -> None:
     unknown), in a stable order so that ``--help`` lists commands the same way every time."""
     import importlib
 
-    from ._fast_params import install
-
-    install()  # typer's pydantic coercion off the start-up path, for every command module
     wanted = COMMAND_MODULES.get(name or "")
     for module in dict.fromkeys(COMMAND_MODULES.values()):
         if wanted is None or module == wanted:
@@ -89,7 +89,8 @@ def _wants_json(argv: Sequence[str]) -> bool:
 
 
 def _emit_error(
-    code: str, message: str, rendered: str, as_json: bool, extra: dict[str, Any] | None = None
+    code: ErrorCode, message: str, rendered: str, as_json: bool,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     if as_json:
         import json
@@ -128,16 +129,20 @@ def _command_for(args: Sequence[str]) -> object:
     return get_command(app)
 
 
+def _is_help_page(e: BaseException) -> bool:
+    """Whether typer refused an empty command line by raising its help page (a group called
+    with no arguments and ``no_args_is_help``). That error's class is not exported; typer's
+    own rich_utils tells it by the class name too, so this names it the same way."""
+    return type(e).__name__ == "NoArgsIsHelpError"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point. Returns (and exits with) the contract's exit code."""
-    try:  # typer >= 0.26 vendors click as typer._click; its exceptions are not click's
-        from typer._click import exceptions as click_exceptions
-        from typer.exceptions import Abort
-    except ImportError:  # pragma: no cover - older typer uses the click package
-        from click import exceptions as click_exceptions  # type: ignore[no-redef,import-not-found,unused-ignore]
-        from click.exceptions import Abort  # type: ignore[no-redef,assignment,import-not-found,unused-ignore]
+    # Only typer's public names: since typer 0.28 (the range pyproject.toml allows) every
+    # error of its click core derives from typer.TyperException, and Abort is typer.Abort.
+    from typer import Abort, TyperException
 
-    from ..errors import TdxPolicyError
+    from ..errors import ErrorCode, TdxPolicyError
 
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = _wants_json(args)
@@ -150,17 +155,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         problems = [p.to_json() for p in e.problems]
         _emit_error(e.code, e.message, e.render(), as_json, {"problems": problems})
         code = e.exit_code
-    except click_exceptions.NoArgsIsHelpError as e:
-        sys.stderr.write(e.format_message() if hasattr(e, "format_message") else str(e))
-        code = ExitCode.INVALID
-    except click_exceptions.UsageError as e:
-        hint = ""
-        if e.ctx is not None:
-            hint = f"\n(try '{e.ctx.command_path} --help')"
-        _emit_error("usage", e.format_message(), e.format_message() + hint, as_json)
-        code = ExitCode.INVALID
-    except click_exceptions.ClickException as e:
-        _emit_error("usage", e.format_message(), e.format_message(), as_json)
+    except TyperException as e:
+        # A usage error (UsageError and its kin carry the click context: the command whose
+        # --help to suggest) or a file typer could not open; exit 2 either way.
+        message = e.format_message()
+        if _is_help_page(e):
+            sys.stderr.write(message)
+        else:
+            ctx = getattr(e, "ctx", None)
+            hint = f"\n(try '{ctx.command_path} --help')" if ctx is not None else ""
+            _emit_error(ErrorCode.USAGE, message, message + hint, as_json)
         code = ExitCode.INVALID
     except Abort:
         sys.stderr.write("tdxpolicy: aborted\n")
@@ -182,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # (exit 2) with the file and the reason, never a traceback.
         where = f"{e.filename}: " if e.filename else ""
         reason = e.strerror or str(e)
-        _emit_error("unreadable", f"{where}cannot read: {reason}",
+        _emit_error(ErrorCode.UNREADABLE, f"{where}cannot read: {reason}",
                     f"{where}cannot read: {reason}", as_json,
                     {"problems": [{"message": f"cannot read: {reason}",
                                    **({"location": {"file": str(e.filename)}}

@@ -2,7 +2,7 @@
 
 (``list`` takes host facts and lives with the move commands.) Each command: options -> one
 library call (:mod:`tdxpolicy.sources`, :mod:`tdxpolicy.graph`, :mod:`tdxpolicy.lint`) ->
-render -> exit code (cli-contract.md). Only typer and the standard library are imported at
+render -> exit code (docs/cli.md#contract). Only typer and the standard library are imported at
 module level.
 
 No ``from __future__ import annotations`` here, on purpose: typer reads each command's

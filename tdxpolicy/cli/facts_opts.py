@@ -1,4 +1,4 @@
-"""Options that describe the host and how a move is judged (cli-contract.md, "Host facts" and
+"""Options that describe the host and how a move is judged (docs/cli.md#host-facts and
 "Options for moves"), shared by every command that decides moves.
 
 Use them as typer parameter annotations::

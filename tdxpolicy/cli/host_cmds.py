@@ -1,6 +1,6 @@
 """CLI commands for the running host: ``probe``, ``preflight``, ``update``.
 
-Options in, one call into :mod:`tdxpolicy.host`, render, exit code (cli-contract.md "The
+Options in, one call into :mod:`tdxpolicy.host`, render, exit code (docs/cli.md#contract "The
 running host"): ``probe`` 0/3; ``preflight`` 0 allowed, 1 denied, 3 host unavailable;
 ``update`` 0 updated (or dry run allowed), 1 denied (nothing written), 3 host unavailable,
 4 attempted and failed. Only typer and the standard library are imported at module level.

@@ -1,4 +1,4 @@
-"""CLI commands: ``tdxpolicy image inspect|verify|convert|join`` (cli-contract.md "Images").
+"""CLI commands: ``tdxpolicy image inspect|verify|convert|join`` (docs/cli.md#commands).
 
 Each command: options, one call into :mod:`tdxpolicy.image`, render, exit. Only typer and the
 standard library are imported at module level (start-up cost); the image package itself is

@@ -1,7 +1,7 @@
 """CLI commands that decide moves: ``can-upgrade``, ``path``, ``select``, ``list``, ``fleet``.
 
 Each command: options -> one library call (:mod:`tdxpolicy.engine`, :mod:`tdxpolicy.fleet`)
--> render (:mod:`tdxpolicy.render`) -> exit code (cli-contract.md). Only typer and the
+-> render (:mod:`tdxpolicy.render`) -> exit code (docs/cli.md#contract). Only typer and the
 standard library are imported at module level; everything else is imported inside the
 command so that ``tdxpolicy --help`` and the other commands do not pay for it.
 """
@@ -54,7 +54,7 @@ ImageOpt = Annotated[
 
 
 def _probe_running(facts: "HostFacts") -> "HostFacts":
-    """No running version given: read it from the host (cli-contract.md, "Host facts");
+    """No running version given: read it from the host (docs/cli.md#host-facts);
     facts given by flags or --facts win over probed ones. HostError (exit 3) when the host
     cannot tell."""
     from dataclasses import replace

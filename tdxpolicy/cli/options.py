@@ -1,4 +1,4 @@
-"""Options shared by several commands (cli-contract.md, "Global conventions")."""
+"""Options shared by several commands (docs/cli.md#global-conventions)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ a denied move is a :class:`~tdxpolicy.verdict.Verdict` with every check listed.
   (``plan.py``).
 - :func:`select` — the newest release reachable, with every candidate (``plan.py``).
 
-The rules are those of ``docs/domain.md`` section 2 (quoted where each check is computed);
+The rules are those of ``docs/domain.md#move-rules`` (quoted where each check is computed);
 ``docs/engine.md`` lists every check with its rule, source and an example verdict.
 """
 

@@ -14,8 +14,8 @@ The checks fall in three groups, which the search evaluates at different times:
   ``policy-deny``, ``svn``, ``handoff``, ``rollback-rule``, ``policy-fresh``, ``features``);
 - the *state* check ``remaining-updates`` depends on the budget left at that hop.
 
-Rules are quoted from ``docs/domain.md`` section 2 ("Rules that decide a move") and
-``docs/policy-format.md``; ``docs/cli-contract.md`` fixes the codes and the meaning of
+Rules are quoted from ``docs/domain.md#move-rules`` and
+``docs/policy-format.md``; ``docs/cli.md#contract`` fixes the codes and the meaning of
 ``--assume-unknown-ok``: it relaxes only *host* facts that were not given (P-SEAMLDR
 version, CPUID, remaining updates), never a fact the catalogue lacks.
 """
@@ -66,7 +66,7 @@ _RELAXED_NOTE = "(relaxed by --assume-unknown-ok)"
 
 
 def move_kind(running: Version | None, target: Version) -> MoveKind | None:
-    """domain.md, rule "direction": T > R upgrade, T == R reinstall (the loader allows it and
+    """docs/domain.md#direction: T > R upgrade, T == R reinstall (the loader allows it and
     it uses one update), T < R rollback — by the integer triple, never by text. Across
     series the move is "cross-series" whatever the order. None when R is unknown."""
     if running is None:
@@ -94,7 +94,7 @@ def _not_in_catalogue(role: str, version: Version) -> Detail:
 def _unknown_host_fact(what: str, flag: str, options: MoveOptions,
                        facts: Mapping[str, Any]) -> Outcome:
     """A host fact that was not given: ``unknown`` (denies), or ``warn`` when the operator
-    passed --assume-unknown-ok (cli-contract.md, "Host facts")."""
+    passed --assume-unknown-ok (docs/cli.md#host-facts)."""
     if options.assume_unknown_ok:
         return _WARN, _detail(f"not checked: {what} unknown {_RELAXED_NOTE}", facts)
     return _UNKNOWN, _detail(
@@ -106,7 +106,7 @@ def _unknown_host_fact(what: str, flag: str, options: MoveOptions,
 
 
 def _target_known(target: Version, t: Release | None) -> Outcome:
-    # cli-contract.md "Host facts": a target the catalogue does not know fails, never relaxed.
+    # docs/cli.md#host-facts: a target the catalogue does not know fails, never relaxed.
     if t is None:
         return _FAIL, _detail(
             f"release {target} is not in any policy source: its SVN, CPUID table and update "
@@ -118,7 +118,7 @@ def _target_known(target: Version, t: Release | None) -> Outcome:
 
 def _seamldr(target: Version, t: Release | None, facts: HostFacts,
              options: MoveOptions) -> Outcome:
-    # domain.md rule "seamldr" (Intel's reference selector): the running P-SEAMLDR L satisfies
+    # docs/domain.md#seamldr (Intel's reference selector): the running P-SEAMLDR L satisfies
     # one entry m of T's min_seamldr_versions: L.major.minor == m.major.minor and
     # L.update >= m.update. The catalogue's list unknown: unknown, never relaxed. This is
     # Intel's compatibility table, not a rule P-SEAMLDR is known to enforce itself: the
@@ -148,7 +148,7 @@ def _seamldr(target: Version, t: Release | None, facts: HostFacts,
 
 
 def _cpu(target: Version, t: Release | None, facts: HostFacts, options: MoveOptions) -> Outcome:
-    # domain.md rule "cpu": for EVERY CPU package, CPUID.1.EAX & ~0xF equals some
+    # docs/domain.md#cpu: for EVERY CPU package, CPUID.1.EAX & ~0xF equals some
     # entry & ~0xF of T's sigstruct CPUID table (stepping ignored). Enforced by P-SEAMLDR.
     if t is None:
         return _UNKNOWN, _not_in_catalogue("target", target)
@@ -263,7 +263,7 @@ def target_outcomes(target: Version, t: Release | None, facts: HostFacts,
 
 
 def _running_known(running: Version | None, r: Release | None) -> Outcome:
-    # domain.md section 2: the running module's SVN and handoff values are not exposed by the
+    # docs/domain.md#move-rules: the running module's SVN and handoff values are not exposed by the
     # kernel; they come from the catalogue entry for R. Unknown R: fail closed, never relaxed.
     if running is None:
         return _FAIL, _detail(
@@ -280,7 +280,7 @@ def _running_known(running: Version | None, r: Release | None) -> Outcome:
 
 
 def _same_series(running: Version | None, target: Version) -> Outcome:
-    # domain.md rule "same-series": T.major.minor == R.major.minor; runtime updates stay
+    # docs/domain.md#same-series: T.major.minor == R.major.minor; runtime updates stay
     # inside one series (Z-stream).
     if running is None:
         return _UNKNOWN, _detail("running version unknown: the series cannot be compared",
@@ -295,7 +295,7 @@ def _same_series(running: Version | None, target: Version) -> Outcome:
 
 
 def _update_rule(running: Version | None, target: Version, t: Release | None) -> Outcome:
-    # domain.md rule "update-rule": T's policy admits R (Intel's
+    # docs/domain.md#update-rule: T's policy admits R (Intel's
     # min_module_version_for_td_preserving X is `update from >= X` in the series); a release
     # with no `update from` rule cannot be updated into at runtime (policy-format.md).
     if t is None:
@@ -356,7 +356,7 @@ def _policy_deny(catalogue: Catalogue, running: Version | None, target: Version,
 
 def _svn(running: Version | None, target: Version, r: Release | None,
          t: Release | None) -> Outcome:
-    # domain.md rule "svn" (P-SEAMLDR seamldr_install.c): SEAM SVN T.major == R.major else
+    # docs/domain.md#svn (P-SEAMLDR seamldr_install.c): SEAM SVN T.major == R.major else
     # EUNSUPPORTED; T.minor >= R.minor else EBADSIG — after the running module has shut down.
     # Both values only come from the catalogue: unknown is never relaxed.
     if t is None:
@@ -392,7 +392,7 @@ def _svn(running: Version | None, target: Version, r: Release | None,
 
 def _handoff(running: Version | None, target: Version, r: Release | None,
              t: Release | None) -> Outcome:
-    # domain.md rule "handoff": the merged kernel shuts R down at R's native handoff version
+    # docs/domain.md#handoff: the merged kernel shuts R down at R's native handoff version
     # R.module_hv, so T needs T.min_update_hv <= R.module_hv <= T.module_hv.
     if t is None:
         return _UNKNOWN, _not_in_catalogue("target", target)
@@ -424,7 +424,7 @@ def _handoff(running: Version | None, target: Version, r: Release | None,
 def _rollback_rule(kind: MoveKind | None, running: Version | None, target: Version,
                    r: Release | None, options: MoveOptions, svn: Result,
                    handoff: Result) -> Outcome:
-    # domain.md "direction" and the issue: a rollback is permitted only by the running
+    # docs/domain.md#direction and the issue: a rollback is permitted only by the running
     # release's `rollback to` rule or by --allow-rollback, and NEVER when the svn or handoff
     # check does not pass (P-SEAMLDR would reject it after shutdown: every TD killed). The
     # guard below is structural: no option and no rule reaches the pass/warn branches then.
@@ -538,7 +538,7 @@ def feature_bits(mask: int) -> list[str]:
 
 def _features(running: Version | None, target: Version, r: Release | None,
               t: Release | None, options: MoveOptions) -> Outcome:
-    # domain.md section 4: TDX_FEATURES0 is not checked by P-SEAMLDR; after an update the
+    # docs/domain.md#intel-data: TDX_FEATURES0 is not checked by P-SEAMLDR; after an update the
     # kernel only logs that features changed and may not take effect. So a bit the running
     # module has and T lacks is a warning (never a loader failure) that the operator must
     # acknowledge like an advisory (--acknowledge features-lost, or all); under --strict an
@@ -612,7 +612,7 @@ def pair_outcomes(catalogue: Catalogue, running: Version | None, target: Version
 
 
 def state_outcome(remaining: int | None, options: MoveOptions) -> Outcome:
-    # domain.md rule "remaining-updates": num_remaining_updates >= 1; each runtime update
+    # docs/domain.md#remaining-updates: num_remaining_updates >= 1; each runtime update
     # uses one and only a reboot resets the log.
     if remaining is None:
         return _unknown_host_fact("number of remaining runtime updates", "--remaining",

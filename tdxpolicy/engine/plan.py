@@ -1,6 +1,6 @@
 """Paths of runtime updates (``path``) and the newest reachable release (``select``).
 
-Policy is not linear (domain.md section 2: "1.5.x may be updated to 1.5.y but not to
+Policy is not linear (docs/domain.md#move-rules: "1.5.x may be updated to 1.5.y but not to
 1.5.y+1"), so reaching T may need intermediate hops, each of which must be allowed from the
 host state after the previous hop (running version changed, one update of P-SEAMLDR's budget
 used: :meth:`HostFacts.after_update`). Only the budget changes between hops and every hop
@@ -119,7 +119,7 @@ class _Static:
                 self.rules.append((lo, hi, None if exact else rule.versions))
 
     def admits(self, u: int, version: Version) -> bool:
-        """Whether an ``update from`` rule admits release ``u`` (domain.md "update-rule")."""
+        """Whether an ``update from`` rule admits release ``u`` (docs/domain.md#update-rule)."""
         for lo, hi, inexact in self.rules:
             if lo <= u <= hi and (inexact is None or inexact.matches(version)):
                 return True

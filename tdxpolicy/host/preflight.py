@@ -39,7 +39,7 @@ __all__ = [
     "advisory_words",
 ]
 
-# Host check codes (cli-contract.md "The running host"). Stable: add, never rename.
+# Host check codes (docs/cli.md#commands). Stable: add, never rename.
 HOST_CHECKS = (
     "module-alive",
     "upload-interface",
@@ -154,7 +154,7 @@ def _undecided_hint(iface: Any) -> str:
 
 def kernel_format_check(iface: Any, image_format: str | None) -> Check:
     """The image header against every candidate generation: passes only when all of them
-    accept it (docs/kernel-generations.md; domain.md section 4)."""
+    accept it (docs/kernel-generations.md; docs/domain.md#image-formats)."""
     gens = iface.generations
     accepted = list(iface.image_formats)
     facts: dict[str, Any] = {"accepted": accepted, "generations": [g.value for g in gens]}
@@ -225,17 +225,18 @@ def host_checks(
     result: ProbeResult, can_write: Callable[[Path], bool], image_format: str | None,
     have_image: bool, catalogue: Catalogue | None = None,
 ) -> tuple[Check, ...]:
-    """The checks read from the host itself (domain.md section 3)."""
+    """The checks read from the host itself (docs/domain.md#linux-interface)."""
     iface = result.interface
     out: list[Check] = []
-    # domain.md s.3: a `version` read failing with ENXIO means no module is alive.
+    # docs/domain.md#linux-interface: a `version` read failing with ENXIO means no module is alive.
     if iface.module_alive:
         out.append(_check("module-alive", True, f"the TDX module is alive ({iface.version_path} "
                           "is readable)"))
     else:
         out.append(_check("module-alive", False, f"{iface.version_path}: ENXIO: {HINT_MODULE_LOST}"))
 
-    # domain.md s.3: updates go through the fw_upload directory of the running generation.
+    # docs/domain.md#linux-interface: updates go through the fw_upload directory of the running
+    # generation.
     if iface.upload_dir is not None:
         out.append(_check("upload-interface", True,
                           f"upload interface {iface.upload_dir} ({iface.label} kernel)",
@@ -258,7 +259,8 @@ def host_checks(
                           "for it to finish (status idle) and run preflight again",
                           status=iface.upload_status))
 
-    # domain.md s.3 [I]: the loader waits for every CPU; /sys/devices/system/cpu/offline empty.
+    # docs/domain.md#upload-protocol [I]: the loader waits for every CPU;
+    # /sys/devices/system/cpu/offline empty.
     if iface.offline_cpus is None:
         out.append(_check("cpus-online", Result.UNKNOWN,
                           "the kernel does not list offline CPUs "
@@ -286,7 +288,7 @@ def host_checks(
         else:
             out.append(_check("privileges", True, "may write the upload interface"))
 
-    # domain.md s.3: the kernel disables runtime updates on CPUs with this erratum.
+    # docs/domain.md#linux-interface: the kernel disables runtime updates on CPUs with this erratum.
     if iface.seamret_invd_vmcs:
         out.append(_check("seamret-invd-vmcs", False, HINT_SEAMRET))
     else:

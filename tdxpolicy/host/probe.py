@@ -58,7 +58,8 @@ __all__ = [
 # /proc/cpuinfo on a host with many hundreds of CPUs is a few MiB; anything far beyond is junk.
 CPUINFO_LIMIT = 32 << 20
 
-# fw_upload's status words (Documentation/ABI/testing/sysfs-class-firmware; domain.md s. 3).
+# fw_upload's status words (Documentation/ABI/testing/sysfs-class-firmware;
+# docs/domain.md#linux-interface).
 UPLOAD_STATUSES = ("idle", "receiving", "preparing", "transferring", "programming")
 # The fw_upload attributes the update sequence uses.
 UPLOAD_FILES = ("loading", "data", "status", "error")
@@ -183,7 +184,7 @@ class ProbeResult:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """Host-facts JSON (cli-contract.md "Host facts") plus ``"interface"``;
+        """Host-facts JSON (docs/cli.md#host-facts) plus ``"interface"``;
         ``schemas/probe.schema.json``. Unknown facts are left out."""
         out = facts_to_json(self.facts)
         out["interface"] = self.interface.to_json()
@@ -394,7 +395,7 @@ def probe(
                 )
             if not io.is_regular(upload_dir / name):
                 # A kernel attribute is a regular file; a symbolic link, FIFO or directory in
-                # its place could redirect or swallow the image (domain.md section 3).
+                # its place could redirect or swallow the image (docs/domain.md#linux-interface).
                 raise _fail(
                     upload_dir / name,
                     f"the firmware upload attribute '{name}' in {upload_dir} is not a regular "
@@ -412,7 +413,7 @@ def probe(
             )
 
     # P-SEAMLDR attributes: required next to an upload interface (the kernel creates them
-    # together, domain.md section 3); optional without one.
+    # together, docs/domain.md#linux-interface); optional without one.
     seamldr_path = sysfs_root / layout.seamldr_version
     remaining_path = sysfs_root / layout.remaining
     seamldr: Version | None = None

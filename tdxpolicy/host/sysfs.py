@@ -6,7 +6,7 @@ Everything under :mod:`tdxpolicy.host` reads and writes kernel attributes throug
 missing stays missing: ``O_CREAT`` is never passed). Tests substitute the simulated kernel of
 ``tests/simkernel.py``, which implements the same protocol in-process, because plain files
 cannot fail with ``ENXIO`` or move ``status`` through the ``fw_upload`` states
-(domain.md section 3).
+(docs/domain.md#linux-interface).
 
 Nothing here interprets content; :mod:`tdxpolicy.host.probe` does.
 """

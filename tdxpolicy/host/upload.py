@@ -1,6 +1,6 @@
 """The guarded update: preflight, lock, re-read, ``fw_upload``, read back, classify, record.
 
-Sequence (cli-contract.md "The running host"; domain.md section 3):
+Sequence (docs/cli.md#commands; docs/domain.md#linux-interface):
 
 1. probe and :func:`~tdxpolicy.host.preflight.preflight` with every advisory required to be
    acknowledged; a denial writes nothing (exit 1). ``dry_run`` stops here (exit 0 if allowed);
@@ -270,7 +270,8 @@ def _upload(
     clock: Callable[[], float], sleep: Callable[[float], None],
     progress: Callable[[str, float], None] | None,
 ) -> _Readback:
-    """The fw_upload sequence (domain.md section 3). Never raises for the kernel's refusals."""
+    """The fw_upload sequence (docs/domain.md#linux-interface). Never raises for the kernel's
+    refusals."""
     rb = _Readback()
     loading, data, status = upload_dir / "loading", upload_dir / "data", upload_dir / "status"
     try:
@@ -352,7 +353,7 @@ def _read_back(io: SysfsIO, before: ProbeResult, rb: _Readback) -> None:
 
 
 def classify(before: HostFacts, target: Version, rb: _Readback) -> tuple[Outcome, str]:
-    """The outcome from what the host says after the attempt (domain.md section 3)."""
+    """The outcome from what the host says after the attempt (docs/domain.md#linux-interface)."""
     if rb.module_lost:
         return Outcome.MODULE_LOST, (
             f"the TDX module is gone (version: {rb.version_error}; kernel error: "

@@ -82,7 +82,7 @@ def image_release_facts(image: Image) -> ReleaseFacts:
 
 def with_image_facts(catalogue: Catalogue, image: Image, version: Version) -> Catalogue:
     """The catalogue with the image's own facts filled in for ``version`` where no policy
-    source declares them (cli-contract.md, "Images": the image's SVN, CPUID table, handoff
+    source declares them (docs/cli.md, "Images": the image's SVN, CPUID table, handoff
     and debug bit are used), each cited at its sigstruct byte offset.
 
     Only for the release the image was identified as (its seamhash): an image never lends
@@ -141,7 +141,8 @@ def _identity_check(image: Image, ident: Identity, target: Version | None) -> Ch
                              "version": None if ident.version is None else ident.version.text,
                              "by": ident.by}
     if ident.version is None:
-        # Fail closed (domain.md section 2): without an identity the image's SVN, handoff and
+        # Fail closed (docs/domain.md#unknown-running-version): without an identity the image's SVN,
+        # handoff and
         # CPU facts cannot be tied to any release's policy.
         return Check("image-identity", Result.UNKNOWN,
                      f"no policy source knows seamhash {ident.seamhash} of {image.path}: "

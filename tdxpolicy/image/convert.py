@@ -1,6 +1,7 @@
 """Rewrite an image between the 0x100 and 0x200 headers, and join a module with its sigstruct.
 
-Conversion is a header rewrite (domain.md section 4): the sigstruct page and the module pages
+Conversion is a header rewrite (docs/domain.md#image-formats): the sigstruct page and the module
+pages
 are copied byte for byte, so the signature and seamhash stay valid. 0x100 needs its checksum
 computed (the 16-bit word sum of the whole file must be 0); 0x200's checksum is not checked
 by the kernel, but the same rule is applied so the field is meaningful.
@@ -60,7 +61,7 @@ def assemble(sigstruct_pages: bytes, module: bytes, fmt: ImageFormat) -> bytes:
     else:
         _IMAGE_HEAD.pack_into(header, 0, fmt, 0, BLOB_SIGNATURE, n_sig, n_mod)
     body = bytes(header) + sigstruct_pages + module
-    # checksum: make the 16-bit word sum of the whole file 0 (domain.md section 4)
+    # checksum: make the 16-bit word sum of the whole file 0 (docs/domain.md#image-formats)
     checksum = (-word_sum(body)) & 0xFFFF
     return body[:2] + struct.pack("<H", checksum) + body[4:]
 

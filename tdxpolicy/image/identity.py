@@ -1,7 +1,7 @@
 """Which release an image is: its seamhash against the catalogue's MRSEAM and seamhash facts.
 
 The sigstruct's ``seamhash`` is SHA-384 of the module pages, i.e. the MRSEAM value Intel
-publishes per release (domain.md section 4). A hash that no source knows is reported as
+publishes per release (docs/domain.md#image-formats). A hash that no source knows is reported as
 unknown (``version is None``), never guessed from the file name: the name is only
 cross-checked. Outside a move (``image verify``) a mismatch warns; in a move (``can-upgrade``,
 ``path``, ``select``, ``preflight``, ``update`` with ``--image``) an image whose name says one

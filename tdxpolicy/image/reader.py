@@ -11,7 +11,7 @@ version, signature, page counts, lengths or reserved bytes are wrong is still de
 code). Only a file whose structure cannot be located at all (too short for the header and a
 sigstruct, neither header layout recognisable, too large) is refused here.
 
-Layouts: domain.md section 4 and ``intel/blob_structure.txt``; sigstruct field offsets from
+Layouts: docs/domain.md#image-formats and ``intel/blob_structure.txt``; sigstruct field offsets from
 ``intel/tdx-loader:p-seam-loader/include/seam_sigstruct.h``.
 """
 
@@ -58,7 +58,8 @@ __all__ = [
 PAGE_SIZE = 4096
 HEADER_SIZE = 4096
 SIGSTRUCT_SIZE = 2048
-# A real image is well under 1 MiB (496 module pages at most, domain.md section 4); anything
+# A real image is well under 1 MiB (496 module pages at most, docs/domain.md#image-formats);
+# anything
 # this big is not an image and is refused before it is read whole.
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
 MAX_MODULE_PAGES = 496  # kernel SEAMLDR_MAX_NR_MODULE_PAGES, P-SEAMLDR ..._MAX_MODULE_PAGES_V0
@@ -67,7 +68,7 @@ BLOB_SIGNATURE = b"TDX-BLOB"
 
 
 class ImageFormat(IntEnum):
-    """The header ``version`` word (domain.md section 4)."""
+    """The header ``version`` word (docs/domain.md#image-formats)."""
 
     TDX_BLOB = 0x100  # what Intel publishes; kernels v1-v8 (docs/kernel-generations.md)
     TDX_IMAGE = 0x200  # the only format the merged kernel accepts
@@ -94,7 +95,7 @@ _U32 = struct.Struct("<I")
 assert _BLOB_HEAD.size == 24 and _IMAGE_HEAD.size == 20
 assert _SIG_HEAD.size == 40 and 948 + _SIG_BODY.size == 1028
 
-# name -> (offset, size) inside the 2048-byte sigstruct (seam_sigstruct.h; domain.md section 4)
+# name -> (offset, size) inside the 2048-byte sigstruct (seam_sigstruct.h; docs/domain.md#sigstruct)
 SIGSTRUCT_FIELDS: dict[str, tuple[int, int]] = {
     "header_type": (0, 4),
     "header_length": (4, 4),
@@ -230,7 +231,7 @@ class BlobHeader:
 
 @dataclass(frozen=True)
 class TdxImageHeader:
-    """0x200 ``tdx_image`` header (domain.md section 4)."""
+    """0x200 ``tdx_image`` header (docs/domain.md#image-formats)."""
 
     version: int
     checksum: int
@@ -298,7 +299,7 @@ class Sigstruct:
     # -- decoded views --
     @property
     def debug(self) -> bool:
-        """``module_type`` bit 31: debug-signed (domain.md section 2, rule ``debug``)."""
+        """``module_type`` bit 31: debug-signed (docs/domain.md#debug)."""
         return bool(self.module_type >> 31)
 
     @property

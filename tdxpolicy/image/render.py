@@ -122,7 +122,7 @@ def image_facts(image: Image) -> dict[str, Any]:
 def image_document(
     image: Image, identity: Identity, checks: Sequence[Check] | None, *, include_facts: bool = True
 ) -> dict[str, Any]:
-    """The ``image/1`` JSON document (cli-contract "Images"; schemas/image.schema.json).
+    """The ``image/1`` JSON document (docs/cli.md#commands; schemas/image.schema.json).
     ``checks is None`` (inspect): nothing was checked, ``valid`` is null."""
     doc: dict[str, Any] = {
         "tdxpolicy": SCHEMA_TAG,

@@ -1,6 +1,6 @@
 """Verify an image offline, exactly as the kernel and P-SEAMLDR would, one check per rule.
 
-Every rule of domain.md section 4 (and the P-SEAMLDR source it cites,
+Every rule of docs/domain.md#image-formats (and the P-SEAMLDR source it cites,
 ``intel/tdx-loader:p-seam-loader/src/.../seamldr_install.c``) is one
 :class:`~tdxpolicy.verdict.Check` with a stable lower-case hyphenated code; the message names
 the byte offset of the field and what was expected, so that an operator can act on it.
@@ -9,7 +9,7 @@ data. "Invalid" is a list of failing checks, never an exception.
 
 Why P-SEAMLDR's checks are replayed here: the merged kernel validates only the 0x200 header;
 every other check happens after the running module has shut down, and a rejection then kills
-every TD (domain.md section 1).
+every TD (docs/domain.md#parts).
 
 The RSA-3072 signature is verified with plain ``pow()`` and a comparison against the full
 expected EMSA-PKCS1-v1_5 encoding (RFC 8017 section 8.2.2, steps 3-4: encode and compare, no
@@ -58,7 +58,7 @@ __all__ = [
     "rsa_pkcs1v15_sha384_verify",
 ]
 
-# SHA-384 of the production signing key's modulus bytes as stored (domain.md section 4;
+# SHA-384 of the production signing key's modulus bytes as stored (docs/domain.md#image-formats;
 # P-SEAMLDR ``intel_key_hash``). The only key trusted unless a caller passes others.
 INTEL_KEY_HASH = (
     "c8572f548869a0beca19376b81c2dffc2a23b5a5f71da0b87579b43f408daa1a33bad9c149eb56c634f883737968a34c"
@@ -103,7 +103,7 @@ NON_STRUCTURAL = frozenset(
     {ImageCheck.SIGNING_KEY.value, ImageCheck.KERNEL_FORMAT.value, ImageCheck.DEBUG.value}
 )
 
-# Sigstruct constants (seam_sigstruct.h; domain.md section 4).
+# Sigstruct constants (seam_sigstruct.h; docs/domain.md#image-formats).
 _HEADER_TYPE = 6
 _HEADER_LENGTH = 0xE1
 _HEADER_VERSION = 0x10000
@@ -123,7 +123,7 @@ _RSA_BYTES = 384
 
 def word_sum(data: bytes) -> int:
     """Sum of the little-endian 16-bit words of ``data`` (odd last byte padded with 0),
-    mod 2**16: the 0x100 checksum rule (domain.md section 4)."""
+    mod 2**16: the 0x100 checksum rule (docs/domain.md#image-formats)."""
     if len(data) % 2:
         data = data + b"\x00"
     words = array.array("H")
@@ -262,7 +262,7 @@ def _multi_page_check(image: Image, n: int, kernels: Sequence[Generation],
 
 def _blob_header_checks(image: Image, h: BlobHeader, kernels: Sequence[Generation] = (),
                         seamldr: Version | None = None) -> list[Check]:
-    """0x100 ``tdx_blob`` (intel/blob_structure.txt; domain.md section 4)."""
+    """0x100 ``tdx_blob`` (intel/blob_structure.txt; docs/domain.md#image-formats)."""
     out = [
         _header_version_check(image, h.version, ImageFormat.TDX_BLOB),
         _header_signature_check(image, h.signature, 8),
@@ -327,7 +327,7 @@ def _blob_header_checks(image: Image, h: BlobHeader, kernels: Sequence[Generatio
 def _module_pages_check(image: Image, module_len: int | None, offset: int) -> Check:
     """Module pages: non-empty, whole pages, at most 496 (kernel SEAMLDR_MAX_NR_MODULE_PAGES,
     P-SEAMLDR SEAMLDR_PARAMS_MIN/MAX_MODULE_PAGES); zero pages is refused by P-SEAMLDR after
-    shutdown, so it is refused here (domain.md section 4)."""
+    shutdown, so it is refused here (docs/domain.md#image-formats)."""
     if module_len is None:
         return _chk(image, ImageCheck.MODULE_PAGES, False, "module pages cannot be located", offset)
     pages, rest = divmod(module_len, PAGE_SIZE)
@@ -352,7 +352,7 @@ def _module_pages_check(image: Image, module_len: int | None, offset: int) -> Ch
 
 
 def _image_header_checks(image: Image, h: TdxImageHeader) -> list[Check]:
-    """0x200 ``tdx_image`` (merged kernel seamldr.c; domain.md section 4). The checksum is
+    """0x200 ``tdx_image`` (merged kernel seamldr.c; docs/domain.md#image-formats). The checksum is
     not checked by the kernel, so no check is made of it."""
     out = [
         _header_version_check(image, h.version, ImageFormat.TDX_IMAGE),
@@ -438,7 +438,7 @@ def _image_header_checks(image: Image, h: TdxImageHeader) -> list[Check]:
 
 
 def _kernel_check(image: Image, kernel: Generation | None) -> Check:
-    """Which kernel generations accept the header (docs/kernel-generations.md; cli-contract
+    """Which kernel generations accept the header (docs/kernel-generations.md; docs/cli.md
     "Images"): without ``kernel`` the acceptance is reported but does not fail."""
     fmt = image.format
     if fmt is None:
@@ -484,7 +484,8 @@ def _kernel_check(image: Image, kernel: Generation | None) -> Check:
 def _sigstruct_checks(
     image: Image, trusted_key_hashes: Collection[str]
 ) -> list[Check]:
-    """P-SEAMLDR ``check_seam_sigstruct`` and ``verify_manifest`` (domain.md section 4). All
+    """P-SEAMLDR ``check_seam_sigstruct`` and ``verify_manifest`` (docs/domain.md#sigstruct-checks).
+    All
     are EBADSIG unless noted."""
     s = image.sigstruct
     out: list[Check] = []
@@ -641,7 +642,7 @@ def _sigstruct_checks(
             s.at("module_type"),
         )
     )
-    # Rule `debug` (domain.md section 2): refused unless the platform is debug-unlocked.
+    # Rule `debug` (docs/domain.md#debug): refused unless the platform is debug-unlocked.
     out.append(
         _chk(
             image,
@@ -758,7 +759,8 @@ def _gdt_idt_check(image: Image) -> Check:
 
 
 def _cpuid_check(image: Image) -> Check:
-    """``cpuid_table_size <= 255``; a production module must list CPUs (domain.md section 4)."""
+    """``cpuid_table_size <= 255``; a production module must list CPUs
+    (docs/domain.md#sigstruct-checks)."""
     s = image.sigstruct
     n = s.cpuid_table_size
     if n > MAX_CPUID_TABLE_SIZE:

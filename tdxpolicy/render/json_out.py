@@ -2,7 +2,7 @@
 
 Functions here return plain ``dict``s (or compact strings via :func:`dumps`); they never write.
 Shapes are fixed by ``schemas/{verdict,path,select,list}.schema.json`` and
-cli-contract.md; keys are only ever added, never renamed. Additive keys beyond the contract:
+docs/cli.md#contract; keys are only ever added, never renamed. Additive keys beyond the contract:
 ``strict`` and ``reversible``/``reversible_reason`` on verdicts, ``blocking`` on paths,
 ``hops`` and ``unknown`` (the unknown subset of ``failed``, as in ``list/1``) on candidates,
 ``facts`` on checks.

@@ -92,7 +92,7 @@ def _table(checks: Sequence[Check], color: bool, indent: str = "  ") -> list[str
     return lines
 
 
-# What an operator can do about each failing check (cli-contract.md codes).
+# What an operator can do about each failing check (docs/cli.md#check-codes).
 _ADVICE: Mapping[str, str] = {
     "target-known": "the catalogue does not know the target: add a policy document that "
     "describes it (--policy) or check the version",
@@ -271,7 +271,7 @@ def render_select(result: SelectResult, color: bool = False,
                     why = ("  direct move: " if reachable else "  ") + why
             elif reachable and src is not None and c.version.series == src.series and \
                     c.version.key <= src.key:
-                # select only ever picks a newer release (cli-contract.md, `select`).
+                # select only ever picks a newer release (docs/cli.md#commands).
                 kind = "reinstall" if c.version.key == src.key else "rollback"
                 why = f"  {kind}: select never picks it (use can-upgrade --to {c.version.text})"
             res = _c(mark.ljust(11), "\x1b[32m" if reachable else "\x1b[31m", color)

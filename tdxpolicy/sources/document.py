@@ -724,25 +724,27 @@ class _Builder:
             if m is None:
                 self.invalid(f"expected an SVN like 1.11 (major.minor), got {_shown(str(tok))}", tok)
             major, minor = int(m.group(1)), int(m.group(2))
-            # SEAM SVN is a u16 in the sigstruct: high byte major, low byte minor (domain.md 4).
+            # SEAM SVN is a u16 in the sigstruct: high byte major, low byte minor
+            # (docs/domain.md#svn).
             if major > 255:
                 self.invalid(f"SVN major {major} is out of range (0..255)", tok)
             if minor > 255:
                 self.invalid(f"SVN minor {minor} is out of range (0..255)", tok)
             return Svn(major, minor)
         if name == "platforms":
-            # CPUID.1.EAX values: 32 bits (domain.md section 2, "cpu").
+            # CPUID.1.EAX values: 32 bits (docs/domain.md#cpu).
             return tuple(self.hex(t, "platform", 32)[0] for t in args)
         if name == "seamldr":
             return tuple(self.version(t) for t in args)
         if name == "features0":
             return self.hex(args[0], "features0", 64)[0]
         if name == "handoff":
-            # module_hv and min_update_hv are u16 sigstruct fields (domain.md section 4).
+            # module_hv and min_update_hv are u16 sigstruct fields (docs/domain.md#image-formats).
             module = self.integer(args[1], "handoff module", 0xFFFF)
             minimum = self.integer(args[3], "handoff min", 0xFFFF)
             if minimum > module:
-                # P-SEAMLDR rejects min_update_hv > module_hv (EBADSIG), domain.md section 4.
+                # P-SEAMLDR rejects min_update_hv > module_hv (EBADSIG),
+                # docs/domain.md#sigstruct-checks.
                 self.invalid(
                     f"handoff min {minimum} is greater than module {module}; P-SEAMLDR "
                     "requires min_update_hv <= module_hv",

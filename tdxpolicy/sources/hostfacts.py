@@ -5,7 +5,7 @@ The shape is ``schemas/host-facts.schema.json``::
     {"module_version": "1.5.06", "seamldr_version": "2.0.00", "cpuid": ["0x806F8"],
      "num_remaining_updates": 12, "host": "optional-name"}
 
-Every fact is optional (a fact not given is *unknown*, cli-contract.md "Host facts"); ``null``
+Every fact is optional (a fact not given is *unknown*, docs/cli.md#host-facts); ``null``
 also means unknown, which is what the probe writes for a fact it could not read. ``interface``
 (written by ``tdxpolicy probe``) is accepted and ignored here.
 

@@ -1,7 +1,7 @@
 """Intel's published files as policy sources: the same model as a policy document.
 
 Three files Intel publishes say something about runtime (TD-preserving) updates
-(domain.md section 5); each becomes a :class:`~tdxpolicy.model.PolicyDocument`:
+(docs/domain.md#intel-data); each becomes a :class:`~tdxpolicy.model.PolicyDocument`:
 
 - ``mapping_file.json`` (:func:`parse_mapping_json`): per release, ``update from >=
   <min_module_version_for_td_preserving>``, the ``seamldr`` and ``features0`` facts. Checked
@@ -171,7 +171,7 @@ def _check_release_versions(
     version: Version, minimum: Version, min_loc: Location, what_min: str
 ) -> Problem | None:
     """Intel's ``min_module_version_for_td_preserving`` compares update numbers within the
-    release's own series (domain.md section 2, update-rule)."""
+    release's own series (docs/domain.md#update-rule)."""
     if minimum.series != version.series:
         return Problem(
             f"{what_min} {minimum} is in series {minimum.series_text}, but release {version} "
@@ -587,7 +587,7 @@ def _build_releases(
             )
         else:
             first_seen[version] = vloc
-        # domain.md section 2, update-rule: Intel's minimum is compared within the series.
+        # docs/domain.md#update-rule: Intel's minimum is compared within the series.
         bad = _check_release_versions(
             version, minimum, mloc, "min_module_version_for_td_preserving"
         )
@@ -796,12 +796,12 @@ _README_TITLE_RE = re.compile(r"limitations\s+for\s+TD[- ]Preserving\s+update", 
 _HEADING_RE = re.compile(r"\s{0,3}#{1,6}\s")
 _LIST_ITEM_RE = re.compile(r"([ \t]*)[-*+][ \t]+(\S.*)")
 # Intel: "Intel TDX module 2.0 versions include pre-production Connect interfaces and are
-# currently not supported." (domain.md section 2, operational cautions)
+# currently not supported." (docs/domain.md#operational-cautions)
 _NOT_SUPPORTED_RE = re.compile(
     r"\b(\d+)\.(\d+)\s+versions\b.*\bnot\s+supported\b", re.IGNORECASE
 )
 # Intel: "Performing TD Preserving during a TD Build operation might result in a corrupted TD
-# hash ..." (domain.md section 2, operational cautions)
+# hash ..." (docs/domain.md#operational-cautions)
 _TD_BUILD_RE = re.compile(r"\bTD\s+Build\b", re.IGNORECASE)
 _TD_PRESERVING_RE = re.compile(r"\bTD[- ]Preserving\b", re.IGNORECASE)
 _QUOTE_PREFIX = "Intel: "
