@@ -17,10 +17,10 @@ host; tests run as root, so they inject it). The CLI (``tdxpolicy preflight``) a
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Collection
 
+from .._value import value
 from ..catalogue import Catalogue
 from ..errors import InputError
 from ..verdict import Check, MoveOptions, Result, Verdict
@@ -51,7 +51,7 @@ HOST_CHECKS = (
 )
 
 
-@dataclass(frozen=True)
+@value
 class ImageInfo:
     """What identifies the image that would be uploaded (for output and update records)."""
 
@@ -75,7 +75,7 @@ class ImageInfo:
         }
 
 
-@dataclass(frozen=True)
+@value
 class Preflight:
     probe: ProbeResult
     target: Version

@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import errno
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from .._value import value
 from ..errors import HostError, Problem
 from ..hostfacts import HostFacts, format_cpuid
 from ..model import Location
@@ -106,7 +107,7 @@ class Generation(str, Enum):
         return ("0x200",) if self is Generation.MERGED else ("0x100",)
 
 
-@dataclass(frozen=True)
+@value
 class _Layout:
     generation: Generation
     tdx_host: str  # directory, relative to the sysfs root
@@ -142,7 +143,7 @@ _LEGACY = _Layout(
 )
 
 
-@dataclass(frozen=True)
+@value
 class Interface:
     """How the kernel exposes TDX module updates on this host, and what stands in the way."""
 
@@ -192,7 +193,7 @@ class Interface:
         }
 
 
-@dataclass(frozen=True)
+@value
 class ProbeResult:
     facts: HostFacts
     interface: Interface
@@ -480,7 +481,7 @@ def _hostname(io: SysfsIO, proc_root: Path) -> str | None:
 # --- /proc/cpuinfo -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value
 class CpuInfo:
     cpuid: tuple[int, ...]  # CPUID.1.EAX per physical package, in package order
     seamret_invd_vmcs: bool

@@ -27,6 +27,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Collection
 
+from .._value import value
 from ..catalogue import Catalogue
 from ..errors import HostError
 from ..hostfacts import HostFacts
@@ -80,7 +81,7 @@ _EXIT = {
 }
 
 
-@dataclass(frozen=True)
+@value
 class UpdateRequest:
     image_data: bytes = field(repr=False)
     image_path: str
@@ -94,7 +95,7 @@ class UpdateRequest:
     record_path: Path = DEFAULT_RECORD
 
 
-@dataclass(frozen=True)
+@value
 class UpdateResult:
     outcome: Outcome
     message: str
