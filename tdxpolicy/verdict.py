@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any, Mapping
 
 from ._value import value
+from .errors import InvalidArgument
 from .model import Location
 from .version import Version
 
@@ -155,3 +156,20 @@ class MoveOptions:
     # Advisory words acknowledged by the operator (`--acknowledge WORD`, "all" for every one):
     # an acknowledged advisory passes, an unacknowledged one warns.
     acknowledged: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        # A public input type: checked when built (InvalidArgument names the field).
+        for name in ("allow_debug", "allow_rollback", "strict", "assume_unknown_ok"):
+            flag = getattr(self, name)
+            if type(flag) is not bool:
+                raise InvalidArgument.expected(f"MoveOptions.{name}", "True or False", flag)
+        today = self.today
+        if today is not None and (type(today) is not _dt.date):
+            # a datetime is a date too, but compares unlike one with `expires` dates
+            raise InvalidArgument.expected("MoveOptions.today", "None or a datetime.date", today)
+        words = self.acknowledged
+        if not (isinstance(words, frozenset) and all(type(w) is str for w in words)):
+            raise InvalidArgument.expected(
+                "MoveOptions.acknowledged",
+                "a frozenset of advisory words (frozenset({'td-build'}); 'all' for every one)",
+                words)
