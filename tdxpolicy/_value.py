@@ -5,8 +5,8 @@ Every immutable record in :mod:`tdxpolicy` is declared with ``@value`` (``@value
 when it sorts); ``tests/test_core_value.py`` keeps it that way. Mutable working state (an
 accumulator filled while a command runs) is a plain ``@dataclass`` and is not a value.
 
-Why not ``@dataclass(frozen=True)``: on Python 3.11 ``@dataclass(frozen=True)`` compiles six to ten methods per
-class with ``exec``; the value types the CLI needs at start-up (versions, model, verdicts) made
+Why not ``@dataclass(frozen=True[, slots=True])``: on Python 3.11 it compiles six to ten
+methods per class with ``exec``; the value types the CLI needs at start-up (versions, model, verdicts) made
 about 200 such calls, 14 ms of every cold run, and cold ``list``/``can-upgrade`` must stay
 within 1.3x of ``import typer`` (issues #2 and #3). ``@value`` lets :mod:`dataclasses` process
 the fields (so ``dataclasses.fields``, ``replace``, ``asdict`` and ``is_dataclass`` keep
@@ -25,8 +25,9 @@ rather than silently ignored: ``field(init=False)``, keyword-only fields (``kw_o
 ``KW_ONLY``), ``InitVar`` pseudo-fields, and inheriting from another dataclass.
 
 Validation: ``__post_init__`` is the hook. Types of the public API check their fields there and
-raise :class:`tdxpolicy.errors.InvalidArgument` naming the field (see
-:func:`tdxpolicy.errors.check_field`); the answer types the engine builds do not pay for it.
+raise :class:`tdxpolicy.errors.InvalidArgument` naming the field
+(``InvalidArgument.expected(...)``); the answer types the engine builds (checks, verdicts,
+paths) and the internal records do not pay for it.
 
 Instances cost a little more to build than a dataclass's (about 1 microsecond per field);
 nothing here builds them in a hot loop that the memoizing callers (fleet, path search) do not
@@ -84,16 +85,17 @@ def _refuse_dataclass_bases(cls: type) -> None:
                             "class)")
 
 
-def _refuse_unsupported_fields(cls: type) -> None:
+def _refuse_unsupported_fields(cls: type, fields: list[dataclasses.Field[Any]]) -> None:
     """Field options ``@value`` does not implement raise instead of being ignored."""
     where = f"@value class {cls.__qualname__}"
-    fields = dataclasses.fields(cls)
-    real = {f.name for f in fields}
-    for f in cls.__dataclass_fields__.values():  # type: ignore[attr-defined]
+    every = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    if len(every) != len(fields):
         # The pseudo-fields dataclasses.fields() leaves out are ClassVars (fine: not fields)
         # and InitVars (init-only arguments, which this __init__ does not pass on).
-        if f.name not in real and "ClassVar" not in str(f.type):
-            raise TypeError(f"{where}: InitVar field {f.name!r} is not supported")
+        real = {f.name for f in fields}
+        for f in every.values():
+            if f.name not in real and "ClassVar" not in str(f.type):
+                raise TypeError(f"{where}: InitVar field {f.name!r} is not supported")
     for f in fields:
         if not f.init:
             raise TypeError(f"{where}: field(init=False) on {f.name!r} is not supported")
@@ -165,8 +167,8 @@ def value(cls: Any = None, /, *, order: bool = False) -> Any:
         dataclasses.dataclass(cls, init=False, repr=False, eq=False)  # fields only, in place
         if undocumented:
             cls.__doc__ = None
-        _refuse_unsupported_fields(cls)
         fields = list(dataclasses.fields(cls))
+        _refuse_unsupported_fields(cls, fields)
         cmp_names = tuple(f.name for f in fields if f.compare)
         hash_names = tuple(
             f.name for f in fields if (f.hash if f.hash is not None else f.compare)

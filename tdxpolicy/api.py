@@ -39,7 +39,10 @@ Errors: bad input raises :class:`~tdxpolicy.errors.InputError` (a
 its location and what was expected; a Python value of the wrong type or out of range, given to
 one of the value types or to an entry point here, raises the subclass
 :class:`~tdxpolicy.errors.InvalidArgument` (also a ``TypeError`` and a ``ValueError``) when it
-is given, naming the field or argument::
+is given, naming the field or argument. The input types check their fields when built
+(:class:`HostFacts`, :class:`Version`, :class:`MoveOptions`, :class:`Catalogue`); the answers
+(:class:`Verdict`, :class:`Check`, :class:`PathResult`, :class:`SelectResult`,
+:class:`Candidate`) and :class:`Release` are built by the library and not re-checked::
 
     >>> tdxpolicy.HostFacts(module_version="1.5.06")
     Traceback (most recent call last):

@@ -117,9 +117,9 @@ class InputError(TdxPolicyError):
 class InvalidArgument(InputError, TypeError, ValueError):
     """A Python value handed to the API that has the wrong type or is out of range.
 
-    Raised by the public value types (:class:`~tdxpolicy.hostfacts.HostFacts`,
-    :class:`~tdxpolicy.version.Version`, :class:`~tdxpolicy.verdict.MoveOptions`) when they are
-    built and by the entry points of :mod:`tdxpolicy.api` for their arguments, so that a bad
+    Raised by the public input types (:class:`~tdxpolicy.hostfacts.HostFacts`,
+    :class:`~tdxpolicy.version.Version`, :class:`~tdxpolicy.verdict.MoveOptions`,
+    :class:`~tdxpolicy.catalogue.Catalogue`) when they are built and by the entry points of :mod:`tdxpolicy.api` for their arguments, so that a bad
     value fails where it is given instead of deep inside the engine. The message names the
     field or argument: ``HostFacts.module_version: expected a Version or None (...), got str
     '1.5.06'``. A :class:`TypeError` and a :class:`ValueError` too, for callers that catch those.

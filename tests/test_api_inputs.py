@@ -85,6 +85,11 @@ BAD: list[tuple[str, Callable[[], object]]] = [
     ("MoveOptions.today", lambda: MoveOptions(today=dt.datetime(2026, 1, 1))),
     ("MoveOptions.acknowledged", lambda: MoveOptions(acknowledged="td-build")),  # type: ignore[arg-type]
     ("MoveOptions.acknowledged", lambda: MoveOptions(acknowledged=frozenset({1}))),  # type: ignore[arg-type]
+    ("Catalogue.releases", lambda: tdxpolicy.Catalogue(list(_catalogue().releases), (), ())),  # type: ignore[arg-type]
+    ("Catalogue.releases", lambda: tdxpolicy.Catalogue(_catalogue().newest_first(), (), ())),
+    ("Catalogue.releases", lambda: tdxpolicy.Catalogue(_catalogue().releases[:1] * 2, (), ())),
+    ("Catalogue.releases", lambda: tdxpolicy.Catalogue(("1.5.06",), (), ())),  # type: ignore[arg-type]
+    ("Catalogue.deny_to", lambda: tdxpolicy.Catalogue(_catalogue().releases, [], ())),  # type: ignore[arg-type]
     ("decide() argument 'target'", lambda: tdxpolicy.decide(_catalogue(), _host(), "1.5.16", OPTS)),  # type: ignore[arg-type]
     ("decide() argument 'facts'", lambda: tdxpolicy.decide(_catalogue(), {"module_version": "1.5.06"}, T, OPTS)),  # type: ignore[arg-type]
     ("decide() argument 'catalogue'", lambda: tdxpolicy.decide(None, _host(), T, OPTS)),  # type: ignore[arg-type]
@@ -121,6 +126,8 @@ def test_valid_calls_still_answer() -> None:
     assert tdxpolicy.select(cat, _host(), OPTS, max_hops=2).selected == T
     assert MoveOptions(today=dt.date(2026, 1, 1)).today == dt.date(2026, 1, 1)
     assert Version(1, 5, 6) == Version.parse("1.5.06") and Version(1, 5, 6).text == "1.5.06"
+    again = tdxpolicy.Catalogue(cat.releases, cat.deny_to, cat.documents)
+    assert again.get(T) is cat.get(T) and len(again) == len(cat)
     assert HostFacts(cpuid=(0, 0xFFFF_FFFF)).cpuid == (0, 0xFFFF_FFFF)
 
 
