@@ -2,6 +2,11 @@
 
 The public API (:mod:`tdxpolicy.api`) is re-exported here lazily so that ``import tdxpolicy``
 stays cheap: ``tdxpolicy.decide`` imports the engine on first use.
+
+Bad input raises :class:`InputError` and nothing else: a malformed file or JSON text with its
+location, a Python value of the wrong type or out of range (``HostFacts(module_version=
+"1.5.06")``, ``decide(cat, host, "1.5.16", opts)``) as its subclass :class:`InvalidArgument`
+(also a ``TypeError``/``ValueError``), naming the field or argument, when it is given.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ _API = (
     "Candidate",
     "TdxPolicyError",
     "InputError",
+    "InvalidArgument",
 )
 
 __all__ = ["__version__", *_API]
@@ -42,6 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         Check,
         HostFacts,
         InputError,
+        InvalidArgument,
         MoveKind,
         MoveOptions,
         PathResult,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Iterator, Sequence
 
 from ._value import value
-from .errors import ConflictError, Problem
+from .errors import ConflictError, InvalidArgument, Problem
 from .hostfacts import format_cpuid
 from .model import (
     FACT_NAMES,
@@ -65,7 +65,23 @@ class Catalogue:
     documents: tuple[PolicyDocument, ...]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_index", {r.version: r for r in self.releases})
+        # A public type the engine trusts (sorted, one release per version): checked when built,
+        # once per load. Release and the answer types are built by the library and not checked.
+        releases = self.releases
+        if type(releases) is not tuple or not all(type(r) is Release for r in releases):
+            raise InvalidArgument.expected(
+                "Catalogue.releases",
+                "a tuple of Release (tdxpolicy.load_catalogue() builds a Catalogue)", releases)
+        keys = [r.version.key for r in releases]
+        if any(a >= b for a, b in zip(keys, keys[1:])):
+            raise InvalidArgument.expected(
+                "Catalogue.releases", "releases sorted oldest first, each version once",
+                tuple(str(r.version) for r in releases))
+        for name in ("deny_to", "documents"):
+            if type(getattr(self, name)) is not tuple:
+                raise InvalidArgument.expected(f"Catalogue.{name}", "a tuple",
+                                               getattr(self, name))
+        object.__setattr__(self, "_index", {r.version: r for r in releases})
 
     def get(self, version: Version) -> Release | None:
         idx: dict[Version, Release] = self.__dict__["_index"]

@@ -10,20 +10,30 @@ path or byte offset) and *what was expected*, and renders itself the way compile
 The CLI maps every :class:`TdxPolicyError` subclass to exit code 2 (3 for host facts) and
 never lets a traceback reach the user. Its ``code`` is one of :class:`ErrorCode`, the closed
 set that docs/cli.md#error-codes lists and schemas/error.schema.json enumerates.
+
+Python callers get one error type for bad input: :class:`InputError`. Its subclass
+:class:`InvalidArgument` is what the API raises for a Python value of the wrong type or out
+of range (``HostFacts(module_version="1.5.06")``, ``Version(1, 5, -1)``, ``decide(cat,
+host, "1.5.16", opts)``, ``parse_version("1.5")`` through :class:`~tdxpolicy.version.VersionError`);
+it is also a :class:`TypeError` and a :class:`ValueError`, and its message starts with the
+field or argument it is about.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ._value import value
-from .model import Location
+
+if TYPE_CHECKING:  # at run time only the annotation names it; version.py imports this module
+    from .model import Location
 
 __all__ = [
     "ErrorCode",
     "TdxPolicyError",
     "InputError",
+    "InvalidArgument",
     "ConflictError",
     "HostError",
     "Problem",
@@ -47,6 +57,7 @@ class ErrorCode(StrEnum):
     # versions and policy sources
     INVALID_INPUT = "invalid-input"  # malformed input with no more specific code
     INVALID_VERSION = "invalid-version"
+    INVALID_ARGUMENT = "invalid-argument"  # a Python value of the wrong type or range (API)
     UNKNOWN_VERSION = "unknown-version"  # `show` of a version no source declares
     SYNTAX_ERROR = "syntax-error"  # a policy document the grammar refuses
     INVALID_DOCUMENT = "invalid-document"  # parses, but a value is out of range or contradictory
@@ -150,6 +161,29 @@ class InputError(TdxPolicyError):
         code: ErrorCode | str | None = None,
     ) -> InputError:
         return cls([Problem(message, location, source_line)], code=code)
+
+
+class InvalidArgument(InputError, TypeError, ValueError):
+    """A Python value handed to the API that has the wrong type or is out of range.
+
+    Raised by the public input types (:class:`~tdxpolicy.hostfacts.HostFacts`,
+    :class:`~tdxpolicy.version.Version`, :class:`~tdxpolicy.verdict.MoveOptions`,
+    :class:`~tdxpolicy.catalogue.Catalogue`) when they are built and by the entry points of :mod:`tdxpolicy.api` for their arguments, so that a bad
+    value fails where it is given instead of deep inside the engine. The message names the
+    field or argument: ``HostFacts.module_version: expected a Version or None (...), got str
+    '1.5.06'``. A :class:`TypeError` and a :class:`ValueError` too, for callers that catch those.
+    """
+
+    code = ErrorCode.INVALID_ARGUMENT
+
+    @classmethod
+    def expected(cls, where: str, expected: str, got: object) -> InvalidArgument:
+        """``WHERE: expected EXPECTED, got TYPE VALUE`` (the value's repr shortened)."""
+        shown = repr(got)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        kind = "None" if got is None else f"{type(got).__name__} {shown}"
+        return cls(f"{where}: expected {expected}, got {kind}")
 
 
 class ConflictError(InputError):

@@ -17,7 +17,7 @@ Pure data and small pure functions; imports nothing from the rest of the package
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ._value import value
 from enum import Enum
 
 from .version import Version
@@ -59,7 +59,7 @@ class ShutdownFlag(str, Enum):
 UPDATE_COMPAT_BIT = 47
 
 
-@dataclass(frozen=True)
+@value
 class KernelABI:
     """One row of the table. Paths are relative to the sysfs root."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import field, replace
 
 from ._value import value
+from .errors import InvalidArgument
 from .version import Version
 
 __all__ = ["HostFacts", "cpuid_family_model", "format_cpuid"]
@@ -18,6 +19,8 @@ __all__ = ["HostFacts", "cpuid_family_model", "format_cpuid"]
 # CPUID.1.EAX: stepping is bits 3:0 and is ignored when matching a sigstruct CPUID table
 # (docs/domain.md#cpu).
 STEPPING_MASK = 0xF
+# CPUID.1.EAX is a 32-bit register.
+_MAX_CPUID = 0xFFFF_FFFF
 
 
 def cpuid_family_model(eax: int) -> int:
@@ -32,6 +35,13 @@ def format_cpuid(eax: int) -> str:
 
 @value
 class HostFacts:
+    """What is known about one host; ``None`` is unknown.
+
+    Fields are checked when the value is built: a wrong type or an impossible value raises
+    :class:`~tdxpolicy.errors.InvalidArgument` naming the field (``Version.parse`` turns text
+    into a :class:`~tdxpolicy.version.Version`; ``host_facts_from_json`` reads the JSON shape).
+    """
+
     module_version: Version | None = None
     seamldr_version: Version | None = None
     # CPUID.1.EAX of every CPU package; None when unknown. An empty tuple is not "unknown":
@@ -41,6 +51,33 @@ class HostFacts:
     host: str | None = None
     # Which of the above were given explicitly (flags/file/probe), for messages.
     origin: str = field(default="flags", compare=False)
+
+    def __post_init__(self) -> None:
+        # A public input type: a wrong value fails here, named, not as an AttributeError or
+        # TypeError inside a check (issue 15).
+        for name in ("module_version", "seamldr_version"):
+            v = getattr(self, name)
+            if v is not None and not isinstance(v, Version):
+                raise InvalidArgument.expected(
+                    f"HostFacts.{name}",
+                    "a Version or None (Version.parse('1.5.06') reads text)", v)
+        cpuid = self.cpuid
+        if cpuid is not None and not (
+            type(cpuid) is tuple and cpuid
+            and all(type(c) is int and 0 <= c <= _MAX_CPUID for c in cpuid)
+        ):
+            raise InvalidArgument.expected(
+                "HostFacts.cpuid",
+                "None or a non-empty tuple of CPUID.1.EAX values (ints from 0 to 0xFFFFFFFF, "
+                "one per CPU package)", cpuid)
+        remaining = self.num_remaining_updates
+        if remaining is not None and not (type(remaining) is int and remaining >= 0):
+            raise InvalidArgument.expected(
+                "HostFacts.num_remaining_updates", "None or an int >= 0", remaining)
+        if self.host is not None and type(self.host) is not str:
+            raise InvalidArgument.expected("HostFacts.host", "None or a str", self.host)
+        if type(self.origin) is not str:
+            raise InvalidArgument.expected("HostFacts.origin", "a str", self.origin)
 
     def after_update(self, new_version: Version) -> HostFacts:
         """The host state after one successful runtime update to ``new_version``: the running

@@ -11,10 +11,10 @@ no update policy for is written, and it cannot be updated into.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Iterable, Sequence
 
+from ._value import value
 from .model import Location, PolicyDocument, ReleaseBlock
 from .version import Version, VersionSet
 
@@ -31,7 +31,7 @@ class Severity(str, Enum):
     ERROR = "error"
 
 
-@dataclass(frozen=True)
+@value
 class Finding:
     code: str
     severity: Severity

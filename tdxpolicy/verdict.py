@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any, Mapping
 
 from ._value import value
+from .errors import InvalidArgument
 from .model import Location
 from .version import Version
 
@@ -166,3 +167,20 @@ class MoveOptions:
     # acknowledged advisory passes, an unacknowledged one warns. FEATURES_LOST_WORD
     # acknowledges the `features` check (TDX_FEATURES0 bits lost by the move) the same way.
     acknowledged: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        # A public input type: checked when built (InvalidArgument names the field).
+        for name in ("allow_debug", "allow_rollback", "strict", "assume_unknown_ok"):
+            flag = getattr(self, name)
+            if type(flag) is not bool:
+                raise InvalidArgument.expected(f"MoveOptions.{name}", "True or False", flag)
+        today = self.today
+        if today is not None and (type(today) is not _dt.date):
+            # a datetime is a date too, but compares unlike one with `expires` dates
+            raise InvalidArgument.expected("MoveOptions.today", "None or a datetime.date", today)
+        words = self.acknowledged
+        if not (isinstance(words, frozenset) and all(type(w) is str for w in words)):
+            raise InvalidArgument.expected(
+                "MoveOptions.acknowledged",
+                "a frozenset of advisory words (frozenset({'td-build'}); 'all' for every one)",
+                words)

@@ -22,6 +22,7 @@ from enum import Enum
 from typing import Iterable
 
 from ._value import value
+from .errors import ErrorCode, InvalidArgument
 
 __all__ = [
     "Version",
@@ -40,8 +41,14 @@ _VERSION_RE = re.compile(r"\A([0-9]{1,10})\.([0-9]{1,10})\.([0-9]{1,10})\Z")
 _SERIES_WILDCARD_RE = re.compile(r"\A([0-9]{1,10})\.([0-9]{1,10})\.\*\Z")
 
 
-class VersionError(ValueError):
-    """A text that is not a version (or version set); the message says what was expected."""
+class VersionError(InvalidArgument):
+    """A text that is not a version (or version set); the message says what was expected.
+
+    An :class:`~tdxpolicy.errors.InvalidArgument` (so also a ``ValueError``): the API's one
+    error type for bad values. Sources that read documents catch it and re-raise it located.
+    """
+
+    code = ErrorCode.INVALID_VERSION
 
 
 @value(order=True)
@@ -54,7 +61,13 @@ class Version:
     text: str = field(default="", compare=False, hash=False)
 
     def __post_init__(self) -> None:
-        if not self.text:
+        # One cheap test on the path every parsed version takes; the explanation only on error.
+        major, minor, update, text = self.major, self.minor, self.update, self.text
+        if not (type(major) is int and type(minor) is int and type(update) is int
+                and type(text) is str and 0 <= major <= _MAX_FIELD and 0 <= minor <= _MAX_FIELD
+                and 0 <= update <= _MAX_FIELD):
+            _refuse_version_fields(major, minor, update, text)
+        if not text:
             object.__setattr__(self, "text", self.canonical)
 
     @classmethod
@@ -84,6 +97,16 @@ class Version:
 
     def __repr__(self) -> str:
         return f"Version({self.text!r})"
+
+
+def _refuse_version_fields(major: object, minor: object, update: object, text: object) -> None:
+    for name, v in (("major", major), ("minor", minor), ("update", update)):
+        if type(v) is not int or not 0 <= v <= _MAX_FIELD:
+            raise InvalidArgument.expected(
+                f"Version.{name}", f"an int from 0 to {_MAX_FIELD} (Version.parse('1.5.06') "
+                "reads text)", v)
+    raise InvalidArgument.expected("Version.text", "a str (the spelling shown; '' for the "
+                                   "canonical one)", text)
 
 
 def parse_version(text: str) -> Version:

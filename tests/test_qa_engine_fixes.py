@@ -13,6 +13,7 @@ import pytest
 from factories import block, catalogue, facts, options
 from tdxpolicy.cli import main
 from tdxpolicy.engine import decide, plan, select
+from tdxpolicy.errors import InvalidArgument
 from tdxpolicy.fleet import run_fleet
 from tdxpolicy.verdict import Check, Result
 from tdxpolicy.version import parse_version
@@ -49,7 +50,12 @@ def test_update_rule_never_admits_another_series() -> None:
 @pytest.mark.parametrize("relaxed", [False, True])
 def test_empty_cpuid_tuple_is_not_every_package_matching(relaxed: bool) -> None:
     cat = catalogue(_rel("9.1.00", "4.1", ">= 9.1.00"), _rel("9.1.02", "4.2", ">= 9.1.00"))
-    host = facts({**HOST, "module_version": "9.1.00", "cpuid": []})
+    # HostFacts refuses an empty tuple when it is built (issue 15)...
+    with pytest.raises(InvalidArgument, match=r"^HostFacts\.cpuid: expected None or a non-empty"):
+        facts({**HOST, "module_version": "9.1.00", "cpuid": []})
+    # ...and the engine still does not let one pass vacuously should it get there anyway.
+    host = facts({**HOST, "module_version": "9.1.00"})
+    object.__setattr__(host, "cpuid", ())
     opts = options({"assume_unknown_ok": relaxed})
     v = decide(cat, host, V("9.1.02"), opts)
     cpu = next(c for c in v.checks if c.code == "cpu")

@@ -12,9 +12,9 @@ rule it rests on). Ids are part of the CLI contract: add, never rename.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from enum import Enum
 
+from .._value import value
 from ..model import Location
 
 __all__ = ["Severity", "Finding", "RuleInfo", "RULES", "RULE_IDS", "rule_info", "fingerprint"]
@@ -33,7 +33,7 @@ def severity_rank(s: Severity) -> int:
     return _RANK[s]
 
 
-@dataclass(frozen=True)
+@value
 class Finding:
     """One finding. ``locations[0]`` is the primary place; the others are related places.
 
@@ -72,7 +72,7 @@ def fingerprint(f: Finding) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-@dataclass(frozen=True)
+@value
 class RuleInfo:
     """Description of one audit rule (also the SARIF ``reportingDescriptor``)."""
 

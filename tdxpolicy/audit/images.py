@@ -8,9 +8,9 @@ so they stay pure and are tested on images described directly. Every fact carrie
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
+from .._value import value
 from ..image.identity import name_version
 from ..model import Location, ReleaseFacts, Sourced
 from ..verdict import Check, Result
@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["ImageFailure", "AuditImage", "name_version", "from_image", "unreadable_image"]
 
 
-@dataclass(frozen=True)
+@value
 class ImageFailure:
     """One failed verification check of an image."""
 
@@ -30,7 +30,7 @@ class ImageFailure:
     location: Location
 
 
-@dataclass(frozen=True)
+@value
 class AuditImage:
     """An image as the audit sees it.
 

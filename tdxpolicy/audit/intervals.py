@@ -11,9 +11,9 @@ Pure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable, Iterator
 
+from .._value import value
 from ..version import Clause, Op, Version, VersionSet
 
 __all__ = ["Span", "encode", "decode", "span_of", "series_span", "update_domain", "rollback_domain"]
@@ -31,7 +31,7 @@ def decode(n: int) -> Version:
     return Version(n >> (2 * _F), (n >> _F) & _MASK, n & _MASK)
 
 
-@dataclass(frozen=True)
+@value
 class Span:
     """A set of versions: sorted, disjoint, non-adjacent closed intervals of encoded versions."""
 

@@ -14,6 +14,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
+from .._value import value
 from ..catalogue import fact_key, show_fact
 from ..model import (
     FACT_NAMES,
@@ -35,7 +36,7 @@ __all__ = ["AuditContext", "ALL_RULES", "RuleFn"]
 # --- shared views of the inputs --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value
 class Decl:
     """One block of one document declaring a release."""
 

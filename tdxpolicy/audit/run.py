@@ -8,9 +8,10 @@ relative paths, so output and fingerprints do not depend on where the repository
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Iterable, Sequence
 
+from .._value import value
 from ..model import Location, PolicyDocument
 from .findings import Finding, severity_rank
 from .images import AuditImage
@@ -19,7 +20,7 @@ from .rules import ALL_RULES, AuditContext
 __all__ = ["AuditReport", "run_audit", "relativize"]
 
 
-@dataclass(frozen=True)
+@value
 class AuditReport:
     findings: tuple[Finding, ...]
     documents: tuple[str, ...]  # file names of the documents audited

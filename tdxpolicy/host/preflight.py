@@ -17,10 +17,10 @@ host; tests run as root, so they inject it). The CLI (``tdxpolicy preflight``) a
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Collection
 
+from .._value import value
 from ..catalogue import Catalogue
 from ..errors import InputError
 from ..generations import UPDATE_COMPAT_BIT, ShutdownFlag, abi, accepting
@@ -53,7 +53,7 @@ HOST_CHECKS = (
 )
 
 
-@dataclass(frozen=True)
+@value
 class ImageInfo:
     """What identifies the image that would be uploaded (for output and update records)."""
 
@@ -77,7 +77,7 @@ class ImageInfo:
         }
 
 
-@dataclass(frozen=True)
+@value
 class Preflight:
     probe: ProbeResult
     target: Version

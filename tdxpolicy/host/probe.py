@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import errno
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import Any
 
+from .._value import value
 from ..errors import HostError, InputError, Problem
 from ..generations import LAYOUTS, Generation, abi
 from ..hostfacts import HostFacts, format_cpuid
@@ -95,7 +96,7 @@ def _layout_label(generations: tuple[Generation, ...]) -> str:
     return "|".join(g.value for g in generations)
 
 
-@dataclass(frozen=True)
+@value
 class Interface:
     """How the kernel exposes TDX module updates on this host, and what stands in the way.
 
@@ -168,7 +169,7 @@ class Interface:
         }
 
 
-@dataclass(frozen=True)
+@value
 class ProbeResult:
     facts: HostFacts
     interface: Interface
@@ -490,7 +491,7 @@ def _hostname(io: SysfsIO, proc_root: Path) -> str | None:
 # --- /proc/cpuinfo -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value
 class CpuInfo:
     cpuid: tuple[int, ...]  # CPUID.1.EAX per physical package, in package order
     seamret_invd_vmcs: bool

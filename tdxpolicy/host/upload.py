@@ -27,6 +27,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Collection
 
+from .._value import value
 from ..catalogue import Catalogue
 from ..errors import HostError
 from ..hostfacts import HostFacts
@@ -80,7 +81,7 @@ _EXIT = {
 }
 
 
-@dataclass(frozen=True)
+@value
 class UpdateRequest:
     image_data: bytes = field(repr=False)
     image_path: str
@@ -97,7 +98,7 @@ class UpdateRequest:
     kernel: str | None = None
 
 
-@dataclass(frozen=True)
+@value
 class UpdateResult:
     outcome: Outcome
     message: str

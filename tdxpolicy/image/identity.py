@@ -12,10 +12,10 @@ with ``--to`` (issue 10 item 7). Pure: takes a catalogue, returns data.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
+from .._value import value
 from ..model import Location
 from ..verdict import Check, Result
 from ..version import Version
@@ -29,7 +29,7 @@ __all__ = ["Identity", "identify", "name_version", "identity_checks"]
 _NAME_VERSION = re.compile(r"(?<![0-9.])([0-9]{1,4})\.([0-9]{1,4})\.([0-9]{1,4})(?![0-9])")
 
 
-@dataclass(frozen=True)
+@value
 class Identity:
     """``version`` is ``None`` when no source knows ``seamhash``. ``by`` names the fact that
     matched (``"mrseam"``: Intel's MRSEAM table; ``"seamhash"``: a published image's

@@ -21,11 +21,12 @@ import datetime as _dt
 import os
 import stat
 import struct
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import IntEnum
 from pathlib import Path
 from typing import Any, Union
 
+from .._value import value
 from ..errors import InputError
 from ..model import Handoff, Location, Svn
 
@@ -209,7 +210,7 @@ def _first_nonzero(buf: bytes) -> int | None:
 # --- headers ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value
 class BlobHeader:
     """0x100 ``tdx_blob`` header (``intel/blob_structure.txt``)."""
 
@@ -229,7 +230,7 @@ class BlobHeader:
         return (self.offset_of_module - HEADER_SIZE) // PAGE_SIZE
 
 
-@dataclass(frozen=True)
+@value
 class TdxImageHeader:
     """0x200 ``tdx_image`` header (docs/domain.md#image-formats)."""
 
@@ -247,7 +248,7 @@ Header = Union[BlobHeader, TdxImageHeader]
 # --- sigstruct --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value
 class Sigstruct:
     """Every field of the 2048-byte SEAM sigstruct, decoded; ``raw`` keeps the bytes.
 
@@ -447,7 +448,7 @@ def read_sigstruct(raw: bytes, path: str, base: int = 0) -> Sigstruct:
 # --- whole images -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value
 class Image:
     """A decoded image (or bare sigstruct + module pair, ``format is None``).
 

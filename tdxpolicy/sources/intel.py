@@ -28,12 +28,12 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .json_errors import classic
+from .._value import value
 from ..errors import InputError, Problem
 from ..model import (
     Advisory,
@@ -620,21 +620,21 @@ def _build_releases(
 # ============================================================================================
 
 
-@dataclass(frozen=True)
+@value
 class _Cell:
     text: str  # stripped
     line: int  # 1-based, in the file
     column: int  # 1-based, first non-blank character (or the closing '|' when empty)
 
 
-@dataclass(frozen=True)
+@value
 class _Row:
     line: int
     column: int
     cells: tuple[_Cell, ...]
 
 
-@dataclass(frozen=True)
+@value
 class _Table:
     header: _Row
     rows: tuple[_Row, ...]
@@ -816,7 +816,7 @@ def _find_block(
     return None
 
 
-@dataclass(frozen=True)
+@value
 class _Note:
     text: str
     line: int
