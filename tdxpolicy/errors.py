@@ -37,6 +37,9 @@ __all__ = [
     "ConflictError",
     "HostError",
     "Problem",
+    "QUOTE_WIDTH",
+    "printable",
+    "quote_source",
 ]
 
 
@@ -82,6 +85,56 @@ class ErrorCode(StrEnum):
     ERROR = "error"
 
 
+#: How many characters of the offending line are quoted under an error: a window around the
+#: column, so that a problem in a one-line JSON file of megabytes costs the same to render as
+#: one in a short line (and thousands of problems do not copy the line thousands of times).
+QUOTE_WIDTH = 200
+# Context kept left of the column when the window has to scroll.
+_QUOTE_LEAD = 60
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: every control character (C0, DEL, C1), format
+    character (bidirectional overrides, zero-width marks), separator other than the space and
+    lone surrogate is shown as a Python-style escape (``\\x1b``, ``\\u202e``); a tab becomes one
+    space, as the column of a tab is counted as one character. A document holding
+    ``ESC ] 0 ; title BEL`` must not retitle or clear the operator's terminal."""
+    if text.isprintable():
+        return text
+    out: list[str] = []
+    for ch in text:
+        if ch.isprintable():
+            out.append(ch)
+        elif ch == "\t":
+            out.append(" ")
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else
+                       f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
+
+
+def quote_source(line: str, column: int) -> tuple[str, str]:
+    """The quoted line (escaped by :func:`printable`, at most about :data:`QUOTE_WIDTH`
+    characters around ``column``, elided with ``...``) and the caret line under it; the caret
+    stays under the character at ``column`` (1-based) however many characters before it were
+    escaped or elided. A column past the end points just after the last character."""
+    if line.endswith("\n"):
+        line = line[:-1]
+    if line.endswith("\r"):
+        line = line[:-1]
+    n = len(line)
+    at = min(max(1, column), n + 1) - 1  # 0-based index of the caret
+    start = 0
+    if n > QUOTE_WIDTH and at > QUOTE_WIDTH - _QUOTE_LEAD:
+        start = min(at - _QUOTE_LEAD, max(0, n - QUOTE_WIDTH))
+    end = min(n, start + QUOTE_WIDTH)
+    lead = "..." if start > 0 else ""
+    before = lead + printable(line[start:at])
+    shown = before + printable(line[at:end]) + ("..." if end < n else "")
+    return shown, " " * len(before) + "^"
+
+
 @value
 class Problem:
     """One located problem: message plus where. An error may carry several (all JSON-schema
@@ -95,12 +148,8 @@ class Problem:
         head = f"{self.location}: {self.message}" if self.location else self.message
         if self.source_line is None or self.location is None or self.location.line is None:
             return head
-        line = self.source_line.rstrip("\r\n").expandtabs(1)
-        if len(line) > 200:
-            line = line[:200] + "..."
-        col = max(1, self.location.column or 1)
-        caret = " " * (min(col, len(line) + 1) - 1) + "^"
-        return f"{head}\n    {line}\n    {caret}"
+        shown, caret = quote_source(self.source_line, self.location.column or 1)
+        return f"{head}\n    {shown}\n    {caret}"
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"message": self.message}

@@ -32,17 +32,23 @@ it never opens files or prints on its own.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _enc
-from typing import IO, Any, Callable, Iterable
+from typing import IO, Any, Callable, Iterable, Iterator
 
 from .catalogue import Catalogue
 from .errors import TdxPolicyError
 from .hostfacts import HostFacts
 from .render.json_out import dumps
-from .sources.hostfacts import ALLOWED_KEYS, decode_json_text, facts_from_obj
+from .sources.hostfacts import (
+    ALLOWED_KEYS,
+    MAX_FACTS_BYTES,
+    decode_json_text,
+    facts_from_obj,
+    facts_too_large,
+)
+from .sources.jsontext import UNIQUE_KEYS
 from .verdict import MoveOptions
 from .version import Version
 
@@ -66,6 +72,7 @@ class FleetSummary:
     by_check: dict[str, int] = field(default_factory=dict)
     distinct_states: int = 0
     denied: int = 0
+    stopped_at: int | None = None  # the over-long line that ended the run early
 
     @property
     def exit_code(self) -> int:
@@ -83,7 +90,43 @@ class FleetSummary:
             checks = sorted(self.by_check.items(), key=lambda kv: (-kv[1], kv[0]))
             s += "; failing checks: " + ", ".join(f"{k} {v}" for k, v in checks)
         s += f" ({self.distinct_states} distinct host states)"
+        if self.stopped_at is not None:
+            s += (f"; stopped at line {self.stopped_at}: longer than "
+                  f"{MAX_FACTS_BYTES // 1024} KiB, the rest of the input was not read")
         return s
+
+
+class _BoundedLines:
+    """The lines of a stream, none longer than ``limit`` (without its newline).
+
+    A file object is read with ``readline(limit + 1)``, so that a stream without newlines
+    (``fleet /dev/zero``, a binary file, a runaway producer) costs at most ``limit`` bytes of
+    memory, never the whole stream. The first over-long line ends the iteration and is
+    recorded in ``overlong``: where the next line would start cannot be known without reading
+    on, possibly forever."""
+
+    def __init__(self, stream: Iterable[bytes | str], limit: int) -> None:
+        self.stream = stream
+        self.limit = limit
+        self.overlong = False
+
+    def __iter__(self) -> Iterator[bytes | str]:
+        limit = self.limit
+        readline = getattr(self.stream, "readline", None)
+        if readline is not None:
+            while True:
+                line = readline(limit + 1)
+                if not line:
+                    return
+                if len(line) > limit and line[-1:] not in (b"\n", "\n"):
+                    self.overlong = True
+                    return
+                yield line
+        for line in self.stream:  # an iterable of lines already in memory (tests, the API)
+            if len(line) > limit and not (len(line) == limit + 1 and line[-1:] in (b"\n", "\n")):
+                self.overlong = True
+                return
+            yield line
 
 
 class FleetDecider:
@@ -106,6 +149,7 @@ class FleetDecider:
         self.raw: dict[Any, _Entry] = {}
         self.states: dict[Any, _Entry] = {}
         self.errors = 0
+        self.stopped_at: int | None = None
 
     # -- the slow path: validate fully, decide once per state -----------------------------------
 
@@ -212,7 +256,8 @@ class FleetDecider:
         strings whose concatenation is a run of whole output lines (at most ``chunk`` pieces
         per call). Cached answers are passed as the same bytes object every time, never
         copied: with ``os.writev`` they reach the kernel without being joined."""
-        loads = json.loads
+        # json.loads, but a duplicated key raises (a ValueError: the slow path locates it).
+        loads = UNIQUE_KEYS.decode
         raw_cache = self.raw
         allowed_keys = ALLOWED_KEYS
         enc = _enc
@@ -220,11 +265,12 @@ class FleetDecider:
         parts: list[bytes] = []
         append = parts.append
         n = start - 1
-        for raw in stream:
+        reader = _BoundedLines(stream, MAX_FACTS_BYTES)
+        for raw in reader:
             n += 1
             try:
                 # Decoding here (strict UTF-8) is cheaper than json.loads' own detection on bytes.
-                obj = loads(raw.decode() if type(raw) is bytes else raw)
+                obj = loads(raw.decode() if isinstance(raw, bytes) else raw)
             except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
                 append(slow(raw, n))
             else:
@@ -256,11 +302,16 @@ class FleetDecider:
                 sink(parts)
                 parts = []
                 append = parts.append
+        if reader.overlong:
+            n += 1
+            self.stopped_at = n
+            append(self._error_line(n, None, facts_too_large(self.file, n)))
         if parts:
             sink(parts)
 
     def summary(self) -> FleetSummary:
-        s = FleetSummary(errors=self.errors, distinct_states=len(self.states))
+        s = FleetSummary(errors=self.errors, distinct_states=len(self.states),
+                         stopped_at=self.stopped_at)
         for e in self.states.values():
             if not e.count:
                 continue

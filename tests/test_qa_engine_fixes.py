@@ -92,8 +92,8 @@ def test_facts_file_with_a_5000_digit_number(capsys: pytest.CaptureFixture[str],
     doc = json.loads(out)
     assert doc["error"]["code"] == "invalid-host-facts"
     assert doc["error"]["message"] == (
-        f"{f}: not valid host facts: a number has too many digits (expected a whole number "
-        "like 12)")
+        f"{f}:1:55: not valid host facts: number out of range (5000 digits; expected a whole "
+        "number like 12)")
 
 
 def test_fleet_line_with_a_5000_digit_number_is_an_error_line_and_the_run_continues() -> None:
@@ -107,7 +107,7 @@ def test_fleet_line_with_a_5000_digit_number_is_an_error_line_and_the_run_contin
     assert [x["line"] for x in lines] == [1, 2, 3]
     assert lines[0]["allowed"] is True and lines[2]["allowed"] is True
     assert lines[1]["error"]["code"] == "invalid-host-facts"
-    assert lines[1]["error"]["message"].startswith("f.jsonl:2: not valid host facts")
+    assert lines[1]["error"]["message"].startswith("f.jsonl:2:27: not valid host facts")
     assert summary.exit_code == 2
 
 

@@ -147,20 +147,25 @@ def parse_count_flag(flag: str, text: str) -> int:
 
 def read_facts_file(path: Path) -> HostFacts:
     """Read and validate a ``--facts`` file (``-`` reads stdin)."""
-    from ..sources.hostfacts import parse_facts_text
+    from ..sources.hostfacts import MAX_FACTS_BYTES, facts_too_large, parse_facts_text
 
     name = str(path)
     try:
+        # At most one byte past the limit is read, whatever the file is (stdin, a FIFO,
+        # /dev/zero): enough to tell that it is too large.
         if name == "-":
             import sys
 
-            data: bytes = sys.stdin.buffer.read()
+            data: bytes = sys.stdin.buffer.read(MAX_FACTS_BYTES + 1)
             name = "<stdin>"
         else:
-            data = path.read_bytes()
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_FACTS_BYTES + 1)
     except OSError as e:
         raise InputError(f"--facts: cannot read {name}: {e.strerror or e}",
                          code="unreadable") from None
+    if len(data) > MAX_FACTS_BYTES:
+        raise facts_too_large(name)
     return parse_facts_text(data, name)
 
 

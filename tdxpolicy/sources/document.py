@@ -536,7 +536,12 @@ class _Builder:
         return value, digits
 
     def integer(self, tok: Token, what: str, maximum: int) -> int:
-        value = int(str(tok))
+        text = str(tok)
+        # int() refuses more than 4,300 digits (sys.get_int_max_str_digits) with a ValueError:
+        # a number with more digits than the maximum is out of range without converting it.
+        if len(text.lstrip("0")) > len(str(maximum)):
+            self.invalid(f"{what} {_shown(text)} is out of range (0..{maximum})", tok)
+        value = int(text)
         if value > maximum:
             self.invalid(f"{what} {value} is out of range (0..{maximum})", tok)
         return value
@@ -629,7 +634,14 @@ class _Builder:
                 val_tok = stmt.children[1]
                 value: Any
                 if key == "format":
-                    value = int(str(val_tok))
+                    digits = str(val_tok)
+                    if len(digits.lstrip("0")) > 9:  # never int() 4,300+ digits (ValueError)
+                        self.invalid(
+                            f"unsupported format {_shown(digits)} (out of range); this "
+                            f"tdxpolicy reads format {FORMAT_VERSION}",
+                            val_tok,
+                        )
+                    value = int(digits)
                     if value != FORMAT_VERSION:
                         self.invalid(
                             f"unsupported format {value}; this tdxpolicy reads format "

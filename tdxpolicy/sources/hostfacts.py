@@ -30,9 +30,12 @@ from ..errors import InputError, Problem
 from ..hostfacts import HostFacts
 from ..model import Location
 from ..version import Version
+from .jsontext import UNIQUE_KEYS, DuplicateKeyError, PathT, Positions, json_path, overlong_integer
 
 __all__ = [
     "FACT_KEYS",
+    "MAX_FACTS_BYTES",
+    "facts_too_large",
     "ALLOWED_KEYS",
     "validate_facts_obj",
     "facts_from_obj",
@@ -50,6 +53,12 @@ _CPUID_RE = re.compile(CPUID_PATTERN)
 
 FACT_KEYS = ("module_version", "seamldr_version", "cpuid", "num_remaining_updates")
 ALLOWED_KEYS = frozenset(FACT_KEYS + ("host", "interface"))
+
+#: Host facts (a ``--facts`` file, one fleet line) larger than this are refused unread: a
+#: host's facts are a few hundred bytes, and ``--facts /dev/zero`` must not eat the memory.
+MAX_FACTS_BYTES = 1024 * 1024
+
+_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 _EXPECTED_VERSION = "expected a version like 1.5.06"
 _EXPECTED_CPUID = "expected a hex CPUID.1.EAX value like 0x806F8"
@@ -93,63 +102,53 @@ def _is_integer(value: Any) -> bool:
 def validate_facts_obj(obj: Any) -> list[tuple[str, str]]:
     """Every way ``obj`` breaks the host-facts schema, as ``(json_path, message)`` pairs;
     empty when it is valid."""
+    return [(shown, message) for shown, message, _ in _violations(obj)]
+
+
+def _violations(obj: Any) -> list[tuple[str, str, PathT]]:
+    """``(json_path, message, path)`` for every way ``obj`` breaks the schema; the path
+    tuple finds the offending key in the text."""
     if type(obj) is not dict:
-        return [("$", f"expected a JSON object of host facts, got {_show(obj)}")]
-    errors: list[tuple[str, str]] = []
+        return [("$", f"expected a JSON object of host facts, got {_show(obj)}", ())]
+    errors: list[tuple[str, str, PathT]] = []
     for key in ("module_version", "seamldr_version"):
         v = obj.get(key)
         if v is not None and parse_version_field(v) is None:
-            errors.append((f"$.{key}", f"{_EXPECTED_VERSION}, got {_show(v)}"))
+            errors.append((f"$.{key}", f"{_EXPECTED_VERSION}, got {_show(v)}", (key,)))
     cpuid = obj.get("cpuid")
     if cpuid is not None:
         if type(cpuid) is not list:
-            errors.append(("$.cpuid", f"expected a list of hex strings like [\"0x806F8\"], got {_show(cpuid)}"))
+            errors.append(("$.cpuid", f"expected a list of hex strings like [\"0x806F8\"], got {_show(cpuid)}",
+                           ("cpuid",)))
         elif not cpuid:
-            errors.append(("$.cpuid", "expected at least one CPUID value (one per CPU package), got []"))
+            errors.append(("$.cpuid", "expected at least one CPUID value (one per CPU package), got []",
+                           ("cpuid",)))
         else:
             for i, item in enumerate(cpuid):
                 if parse_cpuid_field(item) is None:
-                    errors.append((f"$.cpuid[{i}]", f"{_EXPECTED_CPUID}, got {_show(item)}"))
+                    errors.append((f"$.cpuid[{i}]", f"{_EXPECTED_CPUID}, got {_show(item)}",
+                                   ("cpuid", i)))
     rem = obj.get("num_remaining_updates")
     if rem is not None and (not _is_integer(rem) or rem < 0):
-        errors.append(("$.num_remaining_updates", f"expected a whole number >= 0, got {_show(rem)}"))
+        errors.append(("$.num_remaining_updates", f"expected a whole number >= 0, got {_show(rem)}",
+                       ("num_remaining_updates",)))
     host = obj.get("host", "")
     if type(host) is not str:
-        errors.append(("$.host", f"expected a string, got {_show(host)}"))
+        errors.append(("$.host", f"expected a string, got {_show(host)}", ("host",)))
     if "interface" in obj and type(obj["interface"]) is not dict:
-        errors.append(("$.interface", f"expected an object, got {_show(obj['interface'])}"))
+        errors.append(("$.interface", f"expected an object, got {_show(obj['interface'])}",
+                       ("interface",)))
     for key in obj:
         if key not in ALLOWED_KEYS:
             errors.append(
                 (
-                    f"$.{key}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else f"$[{_show(key)}]",
+                    f"$.{key}" if _IDENT_RE.fullmatch(key) else f"$[{_show(key)}]",
                     f"unknown key {_show(key)}; expected one of "
                     + ", ".join(sorted(ALLOWED_KEYS)),
+                    (key,),
                 )
             )
     return errors
-
-
-def _key_line(text: str | None, path: str) -> tuple[int | None, int | None]:
-    """Best-effort line/column of the key a JSON path names, for error messages only."""
-    if text is None or path == "$":
-        return None, None
-    key = path[2:].split("[", 1)[0] if path.startswith("$.") else None
-    if not key:
-        return None, None
-    m = re.search(r'"' + re.escape(key) + r'"\s*:', text)
-    if m is None:
-        return None, None
-    line = text.count("\n", 0, m.start()) + 1
-    col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
-    return line, col
-
-
-def _line_text(text: str | None, line: int | None) -> str | None:
-    if text is None or line is None:
-        return None
-    lines = text.splitlines()
-    return lines[line - 1] if 0 < line <= len(lines) else None
 
 
 def facts_from_obj(
@@ -166,18 +165,24 @@ def facts_from_obj(
     ``line`` is the line of a JSON Lines record; ``text`` the whole document (for a file), used
     to point at the offending key.
     """
-    errors = validate_facts_obj(obj)
+    errors = _violations(obj)
     if errors:
+        # One pass over the text finds every offending value (20,000 bad CPUID entries used
+        # to rescan the whole text once each).
+        pos = Positions(text) if text is not None and line is None else None
         problems = []
-        for path, message in errors:
-            if line is not None:
-                loc = Location(file, line, None, path)
-                src = None
-            else:
-                ln, col = _key_line(text, path)
-                loc = Location(file, ln, col, path)
-                src = _line_text(text, ln)
-            problems.append(Problem(message, loc, src))
+        for shown, message, path in errors:
+            if pos is None:
+                problems.append(Problem(message, Location(file, line, None, shown)))
+                continue
+            # Located at the top-level key the problem is under, as the golden cases in
+            # tests/data/move/facts_bad expect ("cpuid" for a bad $.cpuid[3]).
+            off = pos.offset(path[:1], key=True) if path else None
+            if off is None:
+                problems.append(Problem(message, Location(file, None, None, shown)))
+                continue
+            ln, col = pos.line_col(off)
+            problems.append(Problem(message, Location(file, ln, col, shown), pos.source_line(ln)))
         raise InputError(problems, code="invalid-host-facts")
     cpuid = obj.get("cpuid")
     rem = obj.get("num_remaining_updates")
@@ -193,6 +198,8 @@ def facts_from_obj(
 
 def decode_json_text(data: str | bytes, file: str, line: int | None = None) -> Any:
     """``json.loads`` with errors as located :class:`InputError`s."""
+    if len(data) > MAX_FACTS_BYTES:
+        raise facts_too_large(file, line)
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8")
@@ -207,12 +214,15 @@ def decode_json_text(data: str | bytes, file: str, line: int | None = None) -> A
         # lets a parser ignore it, and an operator cannot see it.
         data = data[1:]
     try:
-        return json.loads(data)
+        if data.startswith("\ufeff"):
+            # json.loads' own message for a BOM where none is allowed (a later fleet line)
+            return json.loads(data)
+        return UNIQUE_KEYS.decode(data)
     except json.JSONDecodeError as raw:
         err = classic(raw)
         if line is None:
             loc = Location(file, err.lineno, err.colno)
-            src = _line_text(data, err.lineno)
+            src = _line_at(data, err.pos)
         else:
             loc = Location(file, line, err.colno)
             src = data
@@ -221,12 +231,61 @@ def decode_json_text(data: str | bytes, file: str, line: int | None = None) -> A
     except RecursionError:
         raise InputError.at("not valid JSON: nested too deeply", Location(file, line),
                             code="invalid-host-facts") from None
+    except DuplicateKeyError:
+        # json keeps the last of duplicated keys: {"module_version": "1.5.16",
+        # "module_version": "1.5.06"} would be decided as 1.5.06 while a reader sees 1.5.16.
+        pos = Positions(data)
+        problems = [
+            _text_problem(
+                f"duplicate key {_show(path[-1])}: JSON keeps only the last one, which would "
+                "hide the first; remove one",
+                data, offset, file, line, json_path(path),
+            )
+            for path, offset in pos.duplicate_keys
+        ]
+        raise InputError(problems, code="invalid-host-facts") from None
     except ValueError:
-        # Python refuses integers of more than sys.get_int_max_str_digits() digits (4300)
-        # with a plain ValueError, not a JSONDecodeError: no host fact is ever that long.
-        raise InputError.at("not valid host facts: a number has too many digits (expected "
-                            "a whole number like 12)", Location(file, line),
-                            code="invalid-host-facts") from None
+        # Python refuses integers of more than sys.get_int_max_str_digits() digits (4,300)
+        # with a plain ValueError, not a JSONDecodeError, and without a position.
+        found = overlong_integer(data)
+        offset, digits = found if found is not None else (0, 0)
+        raise InputError(
+            [
+                _text_problem(
+                    f"not valid host facts: number out of range ({digits} digits; expected a "
+                    "whole number like 12)",
+                    data, offset, file, line, None,
+                )
+            ],
+            code="invalid-host-facts",
+        ) from None
+
+
+def _line_at(text: str, offset: int) -> str:
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    return text[start : end if end >= 0 else len(text)]
+
+
+def _text_problem(
+    message: str, text: str, offset: int, file: str, line: int | None, path: str | None
+) -> Problem:
+    """A problem at ``offset`` of ``text``: a whole file (``line`` None), or fleet line
+    ``line`` of the file."""
+    row = text.count("\n", 0, offset) + 1 if line is None else line
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return Problem(message, Location(file, row, col, path), _line_at(text, offset))
+
+
+def facts_too_large(file: str, line: int | None = None) -> InputError:
+    """The error for host facts (a file, or one fleet line) over :data:`MAX_FACTS_BYTES`."""
+    what = "the line is" if line is not None else "the file is"
+    return InputError.at(
+        f"{what} larger than {MAX_FACTS_BYTES // 1024} KiB, the limit for host facts (a "
+        "host's facts are a few hundred bytes; is this the right file?)",
+        Location(file, line),
+        code="invalid-host-facts",
+    )
 
 
 def parse_facts_text(data: str | bytes, file: str) -> HostFacts:

@@ -25,12 +25,11 @@ lark and jsonschema are imported only inside the functions that need them (CLI s
 
 from __future__ import annotations
 
-import bisect
 import json
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 from .json_errors import classic
 from .._value import value
@@ -48,6 +47,10 @@ from ..model import (
     UpdateFrom,
 )
 from ..version import Version, VersionError, VersionSet, parse_version
+from .jsontext import PathT as _PathT
+from .jsontext import Positions as _Positions
+from .jsontext import int_digit_limit, overlong_integer
+from .jsontext import json_path as _json_path
 
 __all__ = [
     "MAX_SOURCE_BYTES",
@@ -152,21 +155,6 @@ def _json_type(value: Any) -> str:
     return "null"
 
 
-_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _json_path(parts: Iterable[str | int]) -> str:
-    out = "$"
-    for p in parts:
-        if isinstance(p, int):
-            out += f"[{p}]"
-        elif _IDENT_RE.fullmatch(p):
-            out += f".{p}"
-        else:
-            out += f"[{json.dumps(p)}]"
-    return out
-
-
 def _check_release_versions(
     version: Version, minimum: Version, min_loc: Location, what_min: str
 ) -> Problem | None:
@@ -191,111 +179,6 @@ def _check_release_versions(
 # ============================================================================================
 # mapping_file.json
 # ============================================================================================
-
-# A string (group 1; with group 2 when it is a key), a bracket, or a literal.
-_TOKEN_RE = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*")(\s*:)?|[{}\[\]]|[^\s{}\[\],:"]+')
-_PathT = tuple[str | int, ...]
-
-
-class _Positions:
-    """Where each value and key of a (valid) JSON text starts, by JSON path.
-
-    ``json`` reports positions only for syntax errors, so a single pass over the tokens maps
-    every path to a character offset; it also finds duplicate keys, which ``json`` silently
-    collapses (the last one wins) and which would hide a fact. Iterative: any depth is fine.
-    Offsets are kept per container (``children[container path][key or index]``), so the
-    scan builds one path tuple per object or list, not one per value.
-    """
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.root: int | None = None
-        self.children: dict[_PathT, dict[str | int, int]] = {}
-        self.keys: dict[_PathT, dict[str, int]] = {}
-        self.duplicate_keys: list[tuple[_PathT, int]] = []
-        self._newlines: list[int] | None = None
-        children, keys, dups = self.children, self.keys, self.duplicate_keys
-        # One frame per open container: [value offsets, key offsets (None for a list),
-        # values so far, current key, container path]. A string followed by ':' is a key,
-        # so ',' and ':' need no tokens at all.
-        frames: list[list[Any]] = []
-        for m in _TOKEN_RE.finditer(text):
-            start = m.start()
-            c = text[start]
-            if c == '"':
-                if m.group(2) is not None:  # a key
-                    raw = m.group(1)
-                    key = raw[1:-1] if "\\" not in raw else json.loads(raw)
-                    f = frames[-1]
-                    seen = f[1]
-                    if key in seen:
-                        dups.append((f[4] + (key,), start))
-                    else:
-                        seen[key] = start
-                    f[3] = key
-                    continue
-            elif c == "}" or c == "]":
-                frames.pop()
-                continue
-            # a value starts here
-            if frames:
-                f = frames[-1]
-                if f[1] is None:
-                    slot = f[2]
-                    f[2] += 1
-                else:
-                    slot = f[3]
-                vals = f[0]
-                if slot not in vals:  # first wins for a duplicated key's value
-                    vals[slot] = start
-                if c == "{" or c == "[":
-                    path = f[4] + (slot,)
-                else:
-                    continue
-            else:
-                self.root = start
-                path = ()
-            if c == "{":
-                own: dict[str, int] = {}
-                keys[path] = own
-                frames.append([children.setdefault(path, {}), own, 0, None, path])
-            elif c == "[":
-                frames.append([children.setdefault(path, {}), None, 0, None, path])
-
-    def offset(self, path: _PathT, *, key: bool = False) -> int | None:
-        """Where the value at ``path`` starts (or its key, with ``key``)."""
-        if not path:
-            return self.root
-        table: dict[Any, Any] | None = (self.keys if key else self.children).get(path[:-1])
-        return None if table is None else table.get(path[-1])
-
-    def line_col(self, offset: int) -> tuple[int, int]:
-        if self._newlines is None:
-            self._newlines = [m.start() for m in re.finditer("\n", self.text)]
-        i = bisect.bisect_left(self._newlines, offset)
-        start = self._newlines[i - 1] + 1 if i else 0
-        return i + 1, offset - start + 1
-
-    def source_line(self, line: int) -> str:
-        nl = self._newlines or []
-        start = nl[line - 2] + 1 if line >= 2 else 0
-        end = nl[line - 1] if line - 1 < len(nl) else len(self.text)
-        return self.text[start:end]
-
-    def location(self, file: str, path: _PathT, *, key: bool = False) -> Location:
-        off = self.offset(path, key=key)
-        if off is None and key:
-            off = self.offset(path)
-        if off is None:
-            return Location(file, path=_json_path(path))
-        line, col = self.line_col(off)
-        return Location(file, line, col, path=_json_path(path))
-
-    def problem(self, message: str, file: str, path: _PathT, *, key: bool = False) -> Problem:
-        loc = self.location(file, path, key=key)
-        src = self.source_line(loc.line) if loc.line is not None else None
-        return Problem(message, loc, src)
-
 
 # json's syntax-error messages, in words (the position is added by the caller).
 _JSON_SYNTAX_PHRASES = {
@@ -332,6 +215,27 @@ def _syntax_error(e: json.JSONDecodeError, text: str, file: str) -> InputError:
     src = lines[e.lineno - 1] if e.lineno - 1 < len(lines) else None
     return InputError(
         [Problem(f"invalid JSON: {words}", Location(file, e.lineno, e.colno), src)]
+    )
+
+
+def _overlong_integer_error(text: str, file: str) -> InputError:
+    found = overlong_integer(text)
+    if found is None:  # pragma: no cover - json raises this ValueError only for such a number
+        return InputError.at("invalid JSON: a number is out of range", Location(file))
+    offset, digits = found
+    line = text.count("\n", 0, offset) + 1
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    return InputError(
+        [
+            Problem(
+                f"number out of range: {digits} digits (JSON numbers are read with at most "
+                f"{int_digit_limit()} digits; Intel's mapping file holds no numbers, only "
+                "strings)",
+                Location(file, line, offset - start + 1),
+                text[start : end if end >= 0 else len(text)],
+            )
+        ]
     )
 
 
@@ -496,6 +400,11 @@ def parse_mapping_json(data: bytes, file: str, *, use_schema: bool = False) -> P
         raise InputError.at(
             "the JSON is nested too deeply to be a mapping file", Location(file, 1, 1)
         ) from None
+    except ValueError:
+        # Not a JSONDecodeError: json refuses an integer of more digits than int() converts
+        # (sys.get_int_max_str_digits(), 4,300), without a position. No value of a mapping
+        # file is a number at all.
+        raise _overlong_integer_error(text, file) from None
 
     pos = _Positions(text)
     problems: list[Problem] = [
@@ -791,15 +700,23 @@ _README_COLUMNS = (
     "Minimum Version of Existing Running Intel TDX Module",
     "Supported SEAMLDR Versions",
 )
-_README_HEADER_RE = re.compile(r"minimum\s+version.*\|.*seamldr", re.IGNORECASE)
+# The README table's header: "minimum version", then a '|', then "seamldr", on one line. Not
+# one expression like "minimum\s+version.*\|.*seamldr": its two ".*" try every '|' of the line
+# against every later position (3.4 s for one line of 32,000 '|'). The first "minimum version"
+# of a line decides for the whole line (a later one only sees less of it), so
+# _has_readme_header looks at each line once.
+_README_MINIMUM_RE = re.compile(r"minimum\s++version", re.IGNORECASE)
+_SEAMLDR_RE = re.compile(r"seamldr", re.IGNORECASE)
 _README_TITLE_RE = re.compile(r"limitations\s+for\s+TD[- ]Preserving\s+update", re.IGNORECASE)
 _HEADING_RE = re.compile(r"\s{0,3}#{1,6}\s")
 _LIST_ITEM_RE = re.compile(r"([ \t]*)[-*+][ \t]+(\S.*)")
 # Intel: "Intel TDX module 2.0 versions include pre-production Connect interfaces and are
 # currently not supported." (docs/domain.md#operational-cautions)
-_NOT_SUPPORTED_RE = re.compile(
-    r"\b(\d+)\.(\d+)\s+versions\b.*\bnot\s+supported\b", re.IGNORECASE
-)
+# Two steps rather than one "...versions\b.*\bnot\s+supported" (quadratic in a note repeating
+# "1.2 versions"): the first "N.M versions" is the one such a search would report, and
+# "not supported" must follow it. Fields have at most 10 digits (int() refuses 4,300).
+_SERIES_VERSIONS_RE = re.compile(r"\b([0-9]{1,10})\.([0-9]{1,10})\s++versions\b", re.IGNORECASE)
+_NOT_SUPPORTED_RE = re.compile(r"\bnot\s++supported\b", re.IGNORECASE)
 # Intel: "Performing TD Preserving during a TD Build operation might result in a corrupted TD
 # hash ..." (docs/domain.md#operational-cautions)
 _TD_BUILD_RE = re.compile(r"\bTD\s+Build\b", re.IGNORECASE)
@@ -807,11 +724,32 @@ _TD_PRESERVING_RE = re.compile(r"\bTD[- ]Preserving\b", re.IGNORECASE)
 _QUOTE_PREFIX = "Intel: "
 
 
+def _has_readme_header(text: str) -> bool:
+    """Does some line of ``text`` hold "minimum version", later a '|', later "seamldr"?
+    Linear: each line is looked at from its first "minimum version" only."""
+    pos = 0
+    while True:
+        m = _README_MINIMUM_RE.search(text, pos)
+        if m is None:
+            return False
+        eol = text.find("\n", m.end())
+        if eol < 0:
+            eol = len(text)
+        bar = text.find("|", m.end(), eol)
+        if bar >= 0 and _SEAMLDR_RE.search(text, bar + 1, eol) is not None:
+            return True
+        pos = eol + 1
+
+
+def _has_mrseam_header(text: str) -> bool:
+    return _MRSEAM_HEADER_RE.search(text) is not None
+
+
 def _find_block(
-    lines: Sequence[str], header_re: re.Pattern[str]
+    lines: Sequence[str], is_header: Callable[[str], bool]
 ) -> tuple[int, int] | None:
     for first, end in _table_blocks(lines):
-        if header_re.search(lines[first]):
+        if is_header(lines[first]):
             return first, end
     return None
 
@@ -862,7 +800,7 @@ def parse_readme_table(text: str, file: str) -> PolicyDocument:
     table's N.M.x releases.
     """
     lines = _check_text(text, file)
-    found = _find_block(lines, _README_HEADER_RE)
+    found = _find_block(lines, _has_readme_header)
     if found is None:
         raise InputError.at(
             f"no table '{README_TABLE_TITLE}' found: expected Intel's binaries README with a "
@@ -919,8 +857,8 @@ def parse_readme_table(text: str, file: str) -> PolicyDocument:
         quoted = _QUOTE_PREFIX + note.text
         if _TD_BUILD_RE.search(note.text) and _TD_PRESERVING_RE.search(note.text):
             advisories.append(Advisory("td-build", quoted, loc))
-        m = _NOT_SUPPORTED_RE.search(note.text)
-        if m is not None:
+        m = _SERIES_VERSIONS_RE.search(note.text)
+        if m is not None and _NOT_SUPPORTED_RE.search(note.text, m.end()) is not None:
             series = (int(m.group(1)), int(m.group(2)))
             preview.append((series, Sourced(Status(StatusKind.PREVIEW, quoted), loc)))
 
@@ -986,7 +924,6 @@ def _seamldr_list(
 
 _MRSEAM_HEADER_RE = re.compile(r"\|\s*Version\s*\|\s*MRSEAM\s*\|", re.IGNORECASE)
 _LINKED_RE = re.compile(r"\[([^\]]*)\]\(([^)]*)\)")
-_FOOTNOTED_RE = re.compile(r"(.*?)\*+")
 _MRSEAM_RE = re.compile(r"(?:0[xX])?([0-9A-Fa-f]+)")
 _MRSEAM_DIGITS = 96  # SHA-384
 
@@ -999,7 +936,7 @@ def parse_mrseam_table(text: str, file: str) -> PolicyDocument:
     process of being integrated by our partners"; not a fact) or a bare version.
     """
     lines = _check_text(text, file)
-    found = _find_block(lines, _MRSEAM_HEADER_RE)
+    found = _find_block(lines, _has_mrseam_header)
     if found is None:
         raise InputError.at(
             "no release table found: expected Intel's tdx-module-releases.md with a Markdown "
@@ -1019,10 +956,10 @@ def parse_mrseam_table(text: str, file: str) -> PolicyDocument:
         m = _LINKED_RE.fullmatch(vtext)
         if m is not None:
             vtext, vcol = m.group(1).strip(), vcol + 1 + (len(m.group(1)) - len(m.group(1).lstrip()))
-        else:
-            f = _FOOTNOTED_RE.fullmatch(vtext)
-            if f is not None:
-                vtext = f.group(1).strip()
+        elif vtext.endswith("*"):
+            # Intel's footnote mark (rstrip, not a "(.*?)\*+" expression: that one is
+            # quadratic in a run of '*').
+            vtext = vtext.rstrip("*").strip()
         version = _cell_version(_Cell(vtext, vcell.line, vcol), "Version", lines, file, problems)
         mrseam = _mrseam_cell(hcell, lines, file, problems)
         if version is None or mrseam is None:
@@ -1083,7 +1020,9 @@ def _mrseam_cell(
 # Recognising and loading files
 # ============================================================================================
 
-_FORMAT_LINE_RE = re.compile(rb"\A(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*format[ \t]+1\b")
+# Possessive throughout: with "#[^\n]*" free to give back a '\r' that "\r?" could take
+# instead, a failing match tried both ways on every "#\r\n" line (26 such lines: 7.7 s).
+_FORMAT_LINE_RE = re.compile(rb"\A(?:[ \t]*+(?:#[^\n]*+)?+\r?\n)*+[ \t]*+format[ \t]++1\b")
 
 
 def sniff_kind(path: Path, head: bytes) -> SourceKind | None:
@@ -1147,9 +1086,9 @@ def no_table_error(text: str, file: str) -> InputError:
 
 def _sniff_markdown(data: bytes) -> SourceKind | None:
     text = data.decode("utf-8", "replace")
-    if _README_HEADER_RE.search(text):
+    if _has_readme_header(text):
         return SourceKind.README_TABLE
-    if _MRSEAM_HEADER_RE.search(text):
+    if _has_mrseam_header(text):
         return SourceKind.MRSEAM_TABLE
     return None
 
