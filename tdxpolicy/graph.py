@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 from ._value import value
 from .catalogue import Catalogue, Release
 from .model import Location
-from .version import Span, Version, VersionSet, encode
+from .version import Span, Version, VersionSet, encode_all
 
 __all__ = ["EdgeKind", "Edge", "IndexRange", "VersionGraph"]
 
@@ -152,7 +152,7 @@ class VersionGraph:
         self._series: dict[tuple[int, int], _Series] = {}
         self._where: dict[Version, tuple[tuple[int, int], int]] = {}
         for key, rels in groups.items():
-            keys = [encode(r.version) for r in rels]
+            keys = encode_all([r.version for r in rels])
             admits: list[tuple[tuple[IndexRange, Location], ...]] = []
             denied: list[tuple[IndexRange, ...] | None] = []
             rollbacks: list[tuple[tuple[IndexRange, Location], ...]] = []

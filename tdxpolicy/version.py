@@ -34,6 +34,7 @@ __all__ = [
     "Form",
     "ENCODED_MAX",
     "encode",
+    "encode_all",
     "decode",
     "series_bounds",
     "parse_version",
@@ -138,6 +139,13 @@ def encode(v: Version) -> int:
     return (v.major << (2 * _F)) | (v.minor << _F) | v.update
 
 
+def encode_all(versions: Iterable[Version]) -> list[int]:
+    """:func:`encode` of each version, in order (one pass, no call per version: the path
+    search encodes a whole series on its first query)."""
+    f, f2 = _F, 2 * _F
+    return [(v.major << f2) | (v.minor << f) | v.update for v in versions]
+
+
 def decode(n: int) -> Version:
     return Version(n >> (2 * _F), (n >> _F) & _FIELD_MASK, n & _FIELD_MASK)
 
@@ -154,27 +162,6 @@ Form = tuple[int, int, tuple[int, ...]]
 _EMPTY_FORM: Form = (1, 0, ())
 
 
-def _clause_form(op: Op, w: Version | None) -> tuple[int, int, int | None]:
-    """One clause as (lo, hi, hole or None)."""
-    if op is Op.ANY or w is None:
-        return 0, ENCODED_MAX, None
-    if op is Op.SERIES:
-        lo, hi = series_bounds(w.major, w.minor)
-        return lo, hi, None
-    n = (w.major << (2 * _F)) | (w.minor << _F) | w.update
-    if op is Op.GE:
-        return n, ENCODED_MAX, None
-    if op is Op.GT:
-        return n + 1, ENCODED_MAX, None
-    if op is Op.LE:
-        return 0, n, None
-    if op is Op.LT:
-        return 0, n - 1, None
-    if op is Op.EQ:
-        return n, n, None
-    return 0, ENCODED_MAX, n  # NE
-
-
 @value
 class Clause:
     """One clause of a version set. For ``SERIES`` only ``version.series`` matters."""
@@ -183,9 +170,7 @@ class Clause:
     version: Version | None = None
 
     def matches(self, v: Version) -> bool:
-        lo, hi, hole = _clause_form(self.op, self.version)
-        n = encode(v)
-        return lo <= n <= hi and n != hole
+        return VersionSet((self,)).matches(v)
 
     def __str__(self) -> str:
         if self.op is Op.ANY:
@@ -198,17 +183,42 @@ class Clause:
 
 def _form_of(clauses: Iterable[Clause]) -> Form:
     """Intersect the clauses' intervals: O(n log n) in the number of clauses (the sort of the
-    holes), never a pairwise comparison."""
+    holes), never a pairwise comparison. The meaning of every operator is written here once."""
     lo, hi = 0, ENCODED_MAX
     holes: list[int] = []
+    f, f2 = _F, 2 * _F
     for c in clauses:
-        a, b, hole = _clause_form(c.op, c.version)
-        if a > lo:
-            lo = a
-        if b < hi:
-            hi = b
-        if hole is not None:
-            holes.append(hole)
+        op, w = c.op, c.version
+        if op is Op.ANY or w is None:
+            continue
+        if op is Op.SERIES:  # M.m.0 ..= M.m.(2**32 - 1)
+            n = (w.major << f2) | (w.minor << f)
+            if n > lo:
+                lo = n
+            n |= _FIELD_MASK
+            if n < hi:
+                hi = n
+            continue
+        n = (w.major << f2) | (w.minor << f) | w.update
+        if op is Op.GE:
+            if n > lo:
+                lo = n
+        elif op is Op.GT:
+            if n + 1 > lo:
+                lo = n + 1
+        elif op is Op.LE:
+            if n < hi:
+                hi = n
+        elif op is Op.LT:
+            if n - 1 < hi:
+                hi = n - 1
+        elif op is Op.EQ:
+            if n > lo:
+                lo = n
+            if n < hi:
+                hi = n
+        else:  # NE: a hole
+            holes.append(n)
     if lo > hi:
         return _EMPTY_FORM
     if holes:
@@ -223,18 +233,20 @@ def _form_of(clauses: Iterable[Clause]) -> Form:
 class VersionSet:
     """Clauses that must all hold (the ``,`` of the format).
 
-    The interval form is computed once per set (cached on the instance; it is not a field, so
-    equality, hashing and ``repr`` are those of the clauses)."""
+    The interval form and the text are computed once per set (cached on the instance; they are
+    not fields, so equality, hashing and ``repr`` are those of the clauses)."""
 
     clauses: tuple[Clause, ...]
 
     @property
     def form(self) -> Form:
         """The admitted versions as ``(lo, hi, holes)`` of encoded versions (see ``Form``)."""
-        cached: Form | None = self.__dict__.get("_form")
+        d = self.__dict__
+        cached: Form | None = d.get("_form")
         if cached is None:
-            cached = _form_of(self.clauses)
-            object.__setattr__(self, "_form", cached)
+            # Written into the instance dict directly: the frozen __setattr__ refuses fields,
+            # and this is a cache, not a field.
+            cached = d["_form"] = _form_of(self.clauses)
         return cached
 
     def __contains__(self, v: object) -> bool:
@@ -305,7 +317,13 @@ class VersionSet:
         return cls((Clause(Op.ANY),))
 
     def __str__(self) -> str:
-        return ", ".join([str(c) for c in self.clauses])
+        # Cached like the form: findings and messages quote a rule's set once per clause or
+        # release, and rebuilding the text each time made that quadratic in the clauses.
+        d = self.__dict__
+        text: str | None = d.get("_text")
+        if text is None:
+            text = d["_text"] = ", ".join([str(c) for c in self.clauses])
+        return text
 
 
 @value
