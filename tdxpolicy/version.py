@@ -183,15 +183,17 @@ class Clause:
 
 def _form_of(clauses: Iterable[Clause]) -> Form:
     """Intersect the clauses' intervals: O(n log n) in the number of clauses (the sort of the
-    holes), never a pairwise comparison. The meaning of every operator is written here once."""
+    holes), never a pairwise comparison. The meaning of every operator is written here once.
+    (Operators are compared with module constants: this runs once per rule on the cold path
+    of ``path``.)"""
     lo, hi = 0, ENCODED_MAX
-    holes: list[int] = []
+    holes: list[int] | None = None
     f, f2 = _F, 2 * _F
     for c in clauses:
         op, w = c.op, c.version
-        if op is Op.ANY or w is None:
+        if op is _ANY or w is None:
             continue
-        if op is Op.SERIES:  # M.m.0 ..= M.m.(2**32 - 1)
+        if op is _SERIES:  # M.m.0 ..= M.m.(2**32 - 1)
             n = (w.major << f2) | (w.minor << f)
             if n > lo:
                 lo = n
@@ -200,24 +202,26 @@ def _form_of(clauses: Iterable[Clause]) -> Form:
                 hi = n
             continue
         n = (w.major << f2) | (w.minor << f) | w.update
-        if op is Op.GE:
+        if op is _GE:
             if n > lo:
                 lo = n
-        elif op is Op.GT:
+        elif op is _GT:
             if n + 1 > lo:
                 lo = n + 1
-        elif op is Op.LE:
+        elif op is _LE:
             if n < hi:
                 hi = n
-        elif op is Op.LT:
+        elif op is _LT:
             if n - 1 < hi:
                 hi = n - 1
-        elif op is Op.EQ:
+        elif op is _EQ:
             if n > lo:
                 lo = n
             if n < hi:
                 hi = n
-        else:  # NE: a hole
+        elif holes is None:  # NE: a hole
+            holes = [n]
+        else:
             holes.append(n)
     if lo > hi:
         return _EMPTY_FORM
@@ -227,6 +231,9 @@ def _form_of(clauses: Iterable[Clause]) -> Form:
             return _EMPTY_FORM
         return lo, hi, tuple(kept)
     return lo, hi, ()
+
+
+_ANY, _SERIES, _GE, _GT, _LE, _LT, _EQ = Op.ANY, Op.SERIES, Op.GE, Op.GT, Op.LE, Op.LT, Op.EQ
 
 
 @value
@@ -253,7 +260,7 @@ class VersionSet:
         return isinstance(v, Version) and self.matches(v)
 
     def matches(self, v: Version) -> bool:
-        lo, hi, holes = self.form
+        lo, hi, holes = self.__dict__.get("_form") or self.form
         n = (v.major << (2 * _F)) | (v.minor << _F) | v.update
         if n < lo or n > hi:
             return False
@@ -287,7 +294,7 @@ class VersionSet:
         """The positions in ``keys`` (encoded versions, sorted ascending) that the set admits:
         ``(lo, hi, excluded)``, the indices ``lo <= i < hi`` except the sorted ``excluded``.
         ``(0, 0, ())`` when none. Bisection: O(log len(keys)) per clause bound and hole."""
-        a, b, holes = self.form
+        a, b, holes = self.__dict__.get("_form") or self.form
         if a > b:
             return 0, 0, ()
         lo, hi = bisect_left(keys, a), bisect_right(keys, b)
