@@ -25,15 +25,14 @@ per frontier node (bench/bench_catalogue.py measures 10,000 releases). Pure: no 
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections import deque
 from enum import Enum
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from ._value import value
 from .catalogue import Catalogue, Release
 from .model import Location
-from .version import Op, Version, VersionSet
+from .version import Span, Version, VersionSet, encode_all
 
 __all__ = ["EdgeKind", "Edge", "IndexRange", "VersionGraph"]
 
@@ -92,66 +91,41 @@ class IndexRange:
 _EMPTY = IndexRange(0, 0)
 
 
-def _range_of(vs: VersionSet, series: tuple[int, int], keys: Sequence[tuple[int, int, int]]) -> IndexRange:
-    """The members of one series (sorted ``keys``) that ``vs`` admits, as an index range."""
-    lo, hi = 0, len(keys)
-    excluded: set[int] = set()
-    for c in vs.clauses:
-        op = c.op
-        if op is Op.ANY:
-            continue
-        assert c.version is not None
-        if op is Op.SERIES:
-            if c.version.series != series:
-                return _EMPTY
-            continue
-        k = c.version.key
-        if op is Op.GE:
-            lo = max(lo, bisect_left(keys, k))
-        elif op is Op.GT:
-            lo = max(lo, bisect_right(keys, k))
-        elif op is Op.LE:
-            hi = min(hi, bisect_right(keys, k))
-        elif op is Op.LT:
-            hi = min(hi, bisect_left(keys, k))
-        elif op is Op.EQ:
-            lo, hi = max(lo, bisect_left(keys, k)), min(hi, bisect_right(keys, k))
-        else:  # NE
-            excluded.update(range(bisect_left(keys, k), bisect_right(keys, k)))
+def _range_of(vs: VersionSet, keys: Sequence[int]) -> IndexRange:
+    """The members of one series (sorted encoded ``keys``) that ``vs`` admits, as an index
+    range: :meth:`VersionSet.index_range`, the version sets' own interval form."""
+    lo, hi, excluded = vs.index_range(keys)
     if hi <= lo:
         return _EMPTY
-    return IndexRange(lo, hi, frozenset(i for i in excluded if lo <= i < hi))
+    return IndexRange(lo, hi, frozenset(excluded)) if excluded else IndexRange(lo, hi)
+
+
+def _index_span(lo: int, hi: int, excluded: Iterable[int]) -> Span:
+    """The indices ``lo <= i < hi`` not in ``excluded``, as a :class:`Span` of integers."""
+    parts: list[tuple[int, int]] = []
+    a = lo
+    for x in sorted(e for e in excluded if lo <= e < hi):
+        if a < x:
+            parts.append((a, x - 1))
+        a = x + 1
+    if a < hi:
+        parts.append((a, hi - 1))
+    return Span(tuple(parts))
 
 
 def _allowed_intervals(
     lo: int, hi: int, excluded: frozenset[int], denied: tuple[IndexRange, ...]
 ) -> list[tuple[int, int]]:
     """``[lo, hi)`` minus the points ``excluded`` minus every denied range (a denied range's
-    own ``excluded`` points stay allowed), as disjoint half-open intervals."""
-    intervals = [(lo, hi)] if lo < hi else []
+    own ``excluded`` points stay allowed), as disjoint half-open intervals. Span arithmetic
+    (the version sets' interval algebra) over indices instead of encoded versions."""
+    if not denied and not excluded:
+        return [(lo, hi)] if lo < hi else []
+    allowed = _index_span(lo, hi, excluded)
     for d in denied:
-        nxt: list[tuple[int, int]] = []
-        for a, b in intervals:
-            if d.hi <= a or d.lo >= b:
-                nxt.append((a, b))
-                continue
-            if a < d.lo:
-                nxt.append((a, d.lo))
-            nxt.extend((x, x + 1) for x in sorted(d.excluded) if max(a, d.lo) <= x < min(b, d.hi))
-            if d.hi < b:
-                nxt.append((d.hi, b))
-        intervals = nxt
-    if excluded:
-        out: list[tuple[int, int]] = []
-        for a, b in intervals:
-            for x in sorted(e for e in excluded if a <= e < b):
-                if a < x:
-                    out.append((a, x))
-                a = x + 1
-            if a < b:
-                out.append((a, b))
-        intervals = out
-    return intervals
+        if allowed:
+            allowed = allowed - _index_span(d.lo, d.hi, d.excluded)
+    return [(a, b + 1) for a, b in allowed.parts]
 
 
 @value
@@ -178,7 +152,7 @@ class VersionGraph:
         self._series: dict[tuple[int, int], _Series] = {}
         self._where: dict[Version, tuple[tuple[int, int], int]] = {}
         for key, rels in groups.items():
-            keys = [r.version.key for r in rels]
+            keys = encode_all([r.version for r in rels])
             admits: list[tuple[tuple[IndexRange, Location], ...]] = []
             denied: list[tuple[IndexRange, ...] | None] = []
             rollbacks: list[tuple[tuple[IndexRange, Location], ...]] = []
@@ -187,7 +161,7 @@ class VersionGraph:
                     tuple(
                         (rg, rule.source)
                         for rule in r.update_from
-                        if not (rg := _range_of(rule.versions, key, keys)).empty
+                        if not (rg := _range_of(rule.versions, keys)).empty
                     )
                 )
                 if any(d.versions.matches(r.version) for d in catalogue.deny_to):
@@ -197,14 +171,14 @@ class VersionGraph:
                         tuple(
                             rg
                             for d in r.deny_from
-                            if not (rg := _range_of(d.versions, key, keys)).empty
+                            if not (rg := _range_of(d.versions, keys)).empty
                         )
                     )
                 rollbacks.append(
                     tuple(
                         (rg, rule.source)
                         for rule in r.rollback_to
-                        if not (rg := _range_of(rule.versions, key, keys)).empty
+                        if not (rg := _range_of(rule.versions, keys)).empty
                     )
                 )
                 self._where[r.version] = (key, i)

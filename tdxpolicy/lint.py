@@ -16,14 +16,12 @@ from typing import Any, Iterable, Sequence
 
 from ._value import value
 from .model import Location, PolicyDocument, ReleaseBlock
-from .version import Version, VersionSet
+from .version import Span, VersionSet, series_bounds
 
 __all__ = ["Severity", "Finding", "KNOWN_SEAMLDR_SERIES", "lint_documents", "verset_is_empty"]
 
 #: P-SEAMLDR lines Intel has published (mapping_file.json ``min_seamldr_versions``).
 KNOWN_SEAMLDR_SERIES = ((1, 5), (2, 0))
-# Beyond this many updates a series is not enumerated (for "admits nothing" checks).
-_ENUMERATE_LIMIT = 1000
 
 
 class Severity(str, Enum):
@@ -50,24 +48,18 @@ class Finding:
         }
 
 
-def _admits_any(vs: VersionSet, series: tuple[int, int], updates: Iterable[int]) -> bool:
-    return any(vs.matches(Version(series[0], series[1], u)) for u in updates)
-
-
-def _candidates(vs: VersionSet) -> Iterable[Version]:
-    """Versions at and around every clause bound: a version set is an intersection of
-    half-lines, points and series, so if it admits anything it admits one of these."""
-    yield Version(0, 0, 0)
-    for c in vs.clauses:
-        if c.version is None:
-            continue
-        w = c.version
-        yield from (Version(w.major, w.minor, u) for u in (0, max(w.update - 1, 0), w.update,
-                                                          w.update + 1))
+def _admits_between(vs: VersionSet, series: tuple[int, int], first: int, last: int) -> bool:
+    """Whether ``vs`` admits some ``series.u`` with ``first <= u <= last`` (exact, from the
+    set's interval form: no enumeration, whatever the update numbers)."""
+    if last < first:
+        return False
+    base = series_bounds(*series)[0]
+    return bool(vs.span() & Span.of(base + first, base + last))
 
 
 def verset_is_empty(vs: VersionSet) -> bool:
-    return not any(vs.matches(v) for v in _candidates(vs))
+    """True when no version at all satisfies every clause (O(n log n) in the clauses)."""
+    return vs.is_empty
 
 
 def _lint_versets(b: ReleaseBlock, out: list[Finding]) -> None:
@@ -107,27 +99,27 @@ def _lint_block(b: ReleaseBlock, out: list[Finding]) -> None:
         if len(set(vals)) != len(vals):
             out.append(Finding("platforms-duplicate", Severity.WARNING,
                                f"release {v}: a platform is listed twice", f.platforms.source))
-    if v.update <= _ENUMERATE_LIMIT:
-        older = range(0, v.update)
-        for r in b.update_from:
-            # docs/domain.md#same-series and #direction: only versions of the same series
-            # up to this one (upgrade or reinstall) can update into it; a rule admitting none of
-            # them is dead.
-            if not verset_is_empty(r.versions) and not _admits_any(
-                r.versions, v.series, range(0, v.update + 1)
-            ):
-                out.append(Finding(
-                    "update-rule-dead", Severity.WARNING,
-                    f"release {v}: 'update from {r.versions}' admits no {v.series_text} version "
-                    f"up to {v}, so nothing can update into it by this rule",
-                    r.source))
-        for rb in b.rollback_to:
-            if not verset_is_empty(rb.versions) and not _admits_any(rb.versions, v.series, older):
-                out.append(Finding(
-                    "rollback-rule-dead", Severity.WARNING,
-                    f"release {v}: 'rollback to {rb.versions}' admits no older {v.series_text} "
-                    "version (a rollback stays in the series and goes down)",
-                    rb.source))
+    for r in b.update_from:
+        # docs/domain.md#same-series and #direction: only versions of the same series
+        # up to this one (upgrade or reinstall) can update into it; a rule admitting none of
+        # them is dead.
+        if not verset_is_empty(r.versions) and not _admits_between(
+            r.versions, v.series, 0, v.update
+        ):
+            out.append(Finding(
+                "update-rule-dead", Severity.WARNING,
+                f"release {v}: 'update from {r.versions}' admits no {v.series_text} version "
+                f"up to {v}, so nothing can update into it by this rule",
+                r.source))
+    for rb in b.rollback_to:
+        if not verset_is_empty(rb.versions) and not _admits_between(
+            rb.versions, v.series, 0, v.update - 1
+        ):
+            out.append(Finding(
+                "rollback-rule-dead", Severity.WARNING,
+                f"release {v}: 'rollback to {rb.versions}' admits no older {v.series_text} "
+                "version (a rollback stays in the series and goes down)",
+                rb.source))
 
 
 def lint_documents(docs: Sequence[PolicyDocument], today: _dt.date) -> list[Finding]:

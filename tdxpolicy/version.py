@@ -17,9 +17,10 @@ the engine evaluates sets on the hot path of ``fleet`` and ``path``. The test-su
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import field
 from enum import Enum
-from typing import Iterable
+from typing import Iterable, Iterator, Sequence
 
 from ._value import value
 from .errors import ErrorCode, InvalidArgument
@@ -30,6 +31,13 @@ __all__ = [
     "Op",
     "Clause",
     "VersionSet",
+    "Span",
+    "Form",
+    "ENCODED_MAX",
+    "encode",
+    "encode_all",
+    "decode",
+    "series_bounds",
     "parse_version",
     "parse_version_set",
 ]
@@ -134,6 +142,49 @@ class Op(str, Enum):
     ANY = "any"
 
 
+# --- the interval form ------------------------------------------------------------------------
+#
+# A version is encoded as the integer ``major << 64 | minor << 32 | update`` (fields are at most
+# 2**32 - 1, see _MAX_FIELD), so the order of the integers is the order of versions. Every
+# clause is then an interval of integers, ``!=`` an interval with one hole, and a version set
+# (clauses that must all hold) the intersection: one interval ``[lo, hi]`` minus the holes of
+# its ``!=`` clauses. This is the only place that says which versions a set admits: matching,
+# emptiness, Span (the audit's unions and differences) and index ranges over a sorted release
+# list (the graph and the path search) are all read off this form.
+
+_F = 32
+_FIELD_MASK = (1 << _F) - 1
+ENCODED_MAX = (1 << (3 * _F)) - 1  # the encoding of the largest possible version
+
+
+def encode(v: Version) -> int:
+    """The integer of ``v`` in the interval form (same order as versions)."""
+    return (v.major << (2 * _F)) | (v.minor << _F) | v.update
+
+
+def encode_all(versions: Iterable[Version]) -> list[int]:
+    """:func:`encode` of each version, in order (one pass, no call per version: the path
+    search encodes a whole series on its first query)."""
+    f, f2 = _F, 2 * _F
+    return [(v.major << f2) | (v.minor << f) | v.update for v in versions]
+
+
+def decode(n: int) -> Version:
+    return Version(n >> (2 * _F), (n >> _F) & _FIELD_MASK, n & _FIELD_MASK)
+
+
+def series_bounds(major: int, minor: int) -> tuple[int, int]:
+    """The encodings of ``major.minor.0`` and of that series' last possible version."""
+    base = (major << (2 * _F)) | (minor << _F)
+    return base, base | _FIELD_MASK
+
+
+#: (lo, hi, holes): the encoded versions ``lo <= n <= hi`` except the sorted, distinct
+#: ``holes`` (each inside [lo, hi]). Empty when lo > hi (then holes is empty).
+Form = tuple[int, int, tuple[int, ...]]
+_EMPTY_FORM: Form = (1, 0, ())
+
+
 @value
 class Clause:
     """One clause of a version set. For ``SERIES`` only ``version.series`` matters."""
@@ -142,25 +193,7 @@ class Clause:
     version: Version | None = None
 
     def matches(self, v: Version) -> bool:
-        op = self.op
-        if op is Op.ANY:
-            return True
-        w = self.version
-        assert w is not None
-        if op is Op.SERIES:
-            return v.major == w.major and v.minor == w.minor
-        a, b = v.key, w.key
-        if op is Op.GE:
-            return a >= b
-        if op is Op.LE:
-            return a <= b
-        if op is Op.GT:
-            return a > b
-        if op is Op.LT:
-            return a < b
-        if op is Op.EQ:
-            return a == b
-        return a != b
+        return VersionSet((self,)).matches(v)
 
     def __str__(self) -> str:
         if self.op is Op.ANY:
@@ -171,17 +204,135 @@ class Clause:
         return f"{self.op.value} {self.version.text}"
 
 
+def _form_of(clauses: Iterable[Clause]) -> Form:
+    """Intersect the clauses' intervals: O(n log n) in the number of clauses (the sort of the
+    holes), never a pairwise comparison. The meaning of every operator is written here once.
+    (Operators are compared with module constants: this runs once per rule on the cold path
+    of ``path``.)"""
+    lo, hi = 0, ENCODED_MAX
+    holes: list[int] | None = None
+    f, f2 = _F, 2 * _F
+    for c in clauses:
+        op, w = c.op, c.version
+        if op is _ANY or w is None:
+            continue
+        if op is _SERIES:  # M.m.0 ..= M.m.(2**32 - 1)
+            n = (w.major << f2) | (w.minor << f)
+            if n > lo:
+                lo = n
+            n |= _FIELD_MASK
+            if n < hi:
+                hi = n
+            continue
+        n = (w.major << f2) | (w.minor << f) | w.update
+        if op is _GE:
+            if n > lo:
+                lo = n
+        elif op is _GT:
+            if n + 1 > lo:
+                lo = n + 1
+        elif op is _LE:
+            if n < hi:
+                hi = n
+        elif op is _LT:
+            if n - 1 < hi:
+                hi = n - 1
+        elif op is _EQ:
+            if n > lo:
+                lo = n
+            if n < hi:
+                hi = n
+        elif holes is None:  # NE: a hole
+            holes = [n]
+        else:
+            holes.append(n)
+    if lo > hi:
+        return _EMPTY_FORM
+    if holes:
+        kept = sorted({h for h in holes if lo <= h <= hi})
+        if len(kept) == hi - lo + 1:  # every admitted version is a hole
+            return _EMPTY_FORM
+        return lo, hi, tuple(kept)
+    return lo, hi, ()
+
+
+_ANY, _SERIES, _GE, _GT, _LE, _LT, _EQ = Op.ANY, Op.SERIES, Op.GE, Op.GT, Op.LE, Op.LT, Op.EQ
+
+
 @value
 class VersionSet:
-    """Clauses that must all hold (the ``,`` of the format)."""
+    """Clauses that must all hold (the ``,`` of the format).
+
+    The interval form and the text are computed once per set (cached on the instance; they are
+    not fields, so equality, hashing and ``repr`` are those of the clauses)."""
 
     clauses: tuple[Clause, ...]
+
+    @property
+    def form(self) -> Form:
+        """The admitted versions as ``(lo, hi, holes)`` of encoded versions (see ``Form``)."""
+        d = self.__dict__
+        cached: Form | None = d.get("_form")
+        if cached is None:
+            # Written into the instance dict directly: the frozen __setattr__ refuses fields,
+            # and this is a cache, not a field.
+            cached = d["_form"] = _form_of(self.clauses)
+        return cached
 
     def __contains__(self, v: object) -> bool:
         return isinstance(v, Version) and self.matches(v)
 
     def matches(self, v: Version) -> bool:
-        return all(c.matches(v) for c in self.clauses)
+        lo, hi, holes = self.__dict__.get("_form") or self.form
+        n = (v.major << (2 * _F)) | (v.minor << _F) | v.update
+        if n < lo or n > hi:
+            return False
+        if holes:
+            i = bisect_left(holes, n)
+            return i == len(holes) or holes[i] != n
+        return True
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no version at all satisfies every clause."""
+        lo, hi, _ = self.form
+        return lo > hi
+
+    def span(self) -> Span:
+        """Every version the set admits, as a :class:`Span` (O(clauses))."""
+        lo, hi, holes = self.form
+        if lo > hi:
+            return Span()
+        parts: list[tuple[int, int]] = []
+        a = lo
+        for h in holes:
+            if a < h:
+                parts.append((a, h - 1))
+            a = h + 1
+        if a <= hi:
+            parts.append((a, hi))
+        return Span(tuple(parts))
+
+    def index_range(self, keys: Sequence[int]) -> tuple[int, int, tuple[int, ...]]:
+        """The positions in ``keys`` (encoded versions, sorted ascending) that the set admits:
+        ``(lo, hi, excluded)``, the indices ``lo <= i < hi`` except the sorted ``excluded``.
+        ``(0, 0, ())`` when none. Bisection: O(log len(keys)) per clause bound and hole."""
+        a, b, holes = self.__dict__.get("_form") or self.form
+        if a > b:
+            return 0, 0, ()
+        lo, hi = bisect_left(keys, a), bisect_right(keys, b)
+        if lo >= hi:
+            return 0, 0, ()
+        if not holes:
+            return lo, hi, ()
+        excluded: list[int] = []
+        for h in holes:
+            i = bisect_left(keys, h, lo, hi)
+            if i < hi and keys[i] == h:
+                excluded.append(i)
+        if len(excluded) == hi - lo:
+            return 0, 0, ()
+        return lo, hi, tuple(excluded)
 
     @classmethod
     def of(cls, clauses: Iterable[Clause]) -> VersionSet:
@@ -196,7 +347,103 @@ class VersionSet:
         return cls((Clause(Op.ANY),))
 
     def __str__(self) -> str:
-        return ", ".join(str(c) for c in self.clauses)
+        # Cached like the form: findings and messages quote a rule's set once per clause or
+        # release, and rebuilding the text each time made that quadratic in the clauses.
+        d = self.__dict__
+        text: str | None = d.get("_text")
+        if text is None:
+            text = d["_text"] = ", ".join([str(c) for c in self.clauses])
+        return text
+
+
+@value
+class Span:
+    """A set of versions: sorted, disjoint, non-adjacent closed intervals of encoded versions,
+    with union, intersection and difference (linear in the number of intervals) and
+    membership by bisection. Exact for every version, not only the versions a source knows."""
+
+    parts: tuple[tuple[int, int], ...] = ()
+
+    @classmethod
+    def of(cls, lo: int, hi: int) -> Span:
+        return cls(((lo, hi),)) if lo <= hi else cls()
+
+    @classmethod
+    def everything(cls) -> Span:
+        return cls(((0, ENCODED_MAX),))
+
+    @classmethod
+    def point(cls, v: Version) -> Span:
+        n = encode(v)
+        return cls(((n, n),))
+
+    @staticmethod
+    def _norm(parts: Iterable[tuple[int, int]]) -> Span:
+        out: list[tuple[int, int]] = []
+        for lo, hi in sorted(p for p in parts if p[0] <= p[1]):
+            if out and lo <= out[-1][1] + 1:
+                if hi > out[-1][1]:
+                    out[-1] = (out[-1][0], hi)
+            else:
+                out.append((lo, hi))
+        return Span(tuple(out))
+
+    def __bool__(self) -> bool:
+        return bool(self.parts)
+
+    def __or__(self, other: Span) -> Span:
+        if not other.parts:
+            return self
+        if not self.parts:
+            return other
+        return Span._norm(self.parts + other.parts)
+
+    def __and__(self, other: Span) -> Span:
+        out: list[tuple[int, int]] = []
+        i = j = 0
+        a, b = self.parts, other.parts
+        while i < len(a) and j < len(b):
+            lo = max(a[i][0], b[j][0])
+            hi = min(a[i][1], b[j][1])
+            if lo <= hi:
+                out.append((lo, hi))
+            if a[i][1] < b[j][1]:
+                i += 1
+            else:
+                j += 1
+        return Span(tuple(out))
+
+    def complement(self) -> Span:
+        out: list[tuple[int, int]] = []
+        prev = 0
+        for lo, hi in self.parts:
+            if lo > prev:
+                out.append((prev, lo - 1))
+            prev = hi + 1
+        if prev <= ENCODED_MAX:
+            out.append((prev, ENCODED_MAX))
+        return Span(tuple(out))
+
+    def __sub__(self, other: Span) -> Span:
+        return self & other.complement()
+
+    def __contains__(self, v: object) -> bool:
+        if not isinstance(v, Version):
+            return False
+        n = encode(v)
+        parts = self.parts
+        i = bisect_right(parts, (n, ENCODED_MAX + 1)) - 1  # the last part starting at or below n
+        return i >= 0 and parts[i][1] >= n
+
+    def issubset(self, other: Span) -> bool:
+        return not (self - other)
+
+    def first(self) -> Version | None:
+        return decode(self.parts[0][0]) if self.parts else None
+
+    def intervals(self) -> Iterator[tuple[Version, Version]]:
+        for lo, hi in self.parts:
+            yield decode(lo), decode(hi)
 
 
 _OPS = sorted((op for op in Op if op not in (Op.SERIES, Op.ANY)), key=lambda o: -len(o.value))

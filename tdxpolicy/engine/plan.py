@@ -11,16 +11,20 @@ the shortest path regardless of the budget and then compares (which also lets it
 Search: breadth-first, backwards from T over the releases of T's series (runtime updates never
 leave a series). A release's predecessors are the versions its ``update from`` rules admit,
 which are (bounded by) index intervals in the sorted series, so they are enumerated with a
-"next unvisited index" array instead of testing every pair. Each candidate hop is judged by
-``_Search.viable``/``_Search.edge`` (the rules of ``checks.py`` restated on plain tuples,
-memoized; a property test holds them equal to :func:`decide`), and the path found is then
-re-decided hop by hop with :func:`decide` from the evolving host state. Ties: fewer hops
+"next unvisited index" array instead of testing every pair; the intervals are each rule's
+:meth:`VersionSet.index_range`, the interval form :meth:`VersionSet.matches` (and so the
+engine's update-rule and policy-deny checks) decides with. Each candidate hop is judged by
+``_Search.viable``/``_Search.edge``, a pre-filter on plain tuples, memoized: asking
+``checks.target_outcomes``/``pair_outcomes`` for every candidate would cost about 250 ms on a
+10,000-release series (the target is 100 ms). ``tests/test_search_oracle.py`` holds the
+pre-filter equal to :func:`decide` on every ordered pair of several catalogues and option sets,
+and the path found is re-decided hop by hop with :func:`decide` from the evolving host state
+(a disagreement bans that hop and searches again). Ties: fewer hops
 first, then newer intermediates (forward greedy over the BFS layers, newest first).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from typing import Any
 
 from ..catalogue import Catalogue, Release
@@ -38,7 +42,7 @@ from ..verdict import (
     denies,
 )
 from ..model import StatusKind
-from ..version import Op, Version, VersionSet
+from ..version import Version, encode_all
 from .checks import decide, state_outcome
 
 __all__ = ["plan", "select"]
@@ -48,11 +52,12 @@ class _Series:
     """The releases of one series, oldest first, with the static facts the search needs in
     plain tuples (built lazily per release, cached on the catalogue)."""
 
-    __slots__ = ("releases", "keys", "index", "_static")
+    __slots__ = ("releases", "keys", "codes", "index", "_static")
 
     def __init__(self, releases: tuple[Release, ...]) -> None:
         self.releases = releases
         self.keys = [r.version.key for r in releases]
+        self.codes = encode_all([r.version for r in releases])  # for VersionSet.index_range
         self.index = {k: i for i, k in enumerate(self.keys)}
         self._static: dict[int, _Static] = {}
 
@@ -65,8 +70,8 @@ class _Series:
 
 class _Static:
     """One release's facts for the search: SVN, handoff, and its ``update from`` rules as
-    index intervals of the sorted series (exact for rules without ``!=``; a rule with ``!=``
-    is bounded by its interval and then checked with :meth:`VersionSet.matches`)."""
+    index intervals of the sorted series, read off each rule's interval form
+    (:meth:`VersionSet.index_range`, the same form :meth:`VersionSet.matches` decides with)."""
 
     __slots__ = ("release", "version", "svn", "handoff", "rules", "deny_from", "rollback_to",
                  "files", "platforms", "features0")
@@ -85,43 +90,18 @@ class _Static:
         self.deny_from = [d.versions for d in rel.deny_from] if rel.deny_from else ()
         self.rollback_to = [r.versions for r in rel.rollback_to] if rel.rollback_to else ()
         self.files = [loc.file for loc in rel.declared_at]
-        # (lo, hi, None when the interval is exact, else the rule's VersionSet)
-        self.rules: list[tuple[int, int, VersionSet | None]] = []
-        if not rel.update_from:
-            return
-        keys, n = s.keys, len(s.keys)
-        series = rel.version.series
+        # (lo, hi, excluded): indices lo <= u <= hi admitted, except those in excluded
+        self.rules: list[tuple[int, int, frozenset[int] | None]] = []
+        codes = s.codes
         for rule in rel.update_from:
-            lo, hi, exact = 0, n - 1, True
-            for c in rule.versions.clauses:
-                w, op = c.version, c.op
-                if op is Op.ANY or w is None:
-                    continue
-                if op is Op.SERIES:
-                    if (w.major, w.minor) != series:
-                        hi = -1
-                    continue
-                k = (w.major, w.minor, w.update)
-                if op is Op.GE:
-                    lo = max(lo, bisect_left(keys, k))
-                elif op is Op.GT:
-                    lo = max(lo, bisect_right(keys, k))
-                elif op is Op.LE:
-                    hi = min(hi, bisect_right(keys, k) - 1)
-                elif op is Op.LT:
-                    hi = min(hi, bisect_left(keys, k) - 1)
-                elif op is Op.EQ:
-                    lo = max(lo, bisect_left(keys, k))
-                    hi = min(hi, bisect_right(keys, k) - 1)
-                else:  # != cuts a hole: not an interval
-                    exact = False
-            if lo <= hi:
-                self.rules.append((lo, hi, None if exact else rule.versions))
+            lo, hi, excluded = rule.versions.index_range(codes)
+            if lo < hi:
+                self.rules.append((lo, hi - 1, frozenset(excluded) if excluded else None))
 
-    def admits(self, u: int, version: Version) -> bool:
+    def admits(self, u: int) -> bool:
         """Whether an ``update from`` rule admits release ``u`` (docs/domain.md#update-rule)."""
-        for lo, hi, inexact in self.rules:
-            if lo <= u <= hi and (inexact is None or inexact.matches(version)):
+        for lo, hi, excluded in self.rules:
+            if lo <= u <= hi and (excluded is None or u not in excluded):
                 return True
         return False
 
@@ -235,7 +215,7 @@ class _Search:
         if (u, v) in self.banned:
             return False
         su, sv = self.s.static(u), self.s.static(v)
-        if not sv.admits(u, su.version):  # update-rule
+        if not sv.admits(u):  # update-rule
             return False
         a, b = su.svn, sv.svn  # svn: major equal, minor not lower
         if a is None or b is None or a[0] != b[0] or b[1] < a[1]:
