@@ -57,6 +57,7 @@ COMMAND_MODULES: dict[str, str] = {
     "preflight": "host_cmds",
     "update": "host_cmds",
     "audit": "audit_cmds",
+    "diff": "diff_cmds",
 }
 
 
