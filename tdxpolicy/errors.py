@@ -81,6 +81,7 @@ class ErrorCode(StrEnum):
     IMAGE_TOO_LARGE = "image-too-large"
     IMAGE_INVALID = "image-invalid"  # convert/join refuse an image that fails verification
     UNIDENTIFIED_IMAGE = "unidentified-image"  # an --image no catalogue release matches
+    IMAGE_NAME_MISMATCH = "image-name-mismatch"  # a --policy image whose file name claims another release
     # the base class's own code: an error raised without a more specific one
     ERROR = "error"
 

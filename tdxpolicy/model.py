@@ -251,6 +251,7 @@ class SourceKind(str, Enum):
     MAPPING_JSON = "mapping-json"  # Intel mapping_file.json
     README_TABLE = "readme-table"  # Intel binaries README, TD-preserving limitations table
     MRSEAM_TABLE = "mrseam-table"  # Intel tdx-module README, releases and MRSEAM
+    IMAGE = "image"  # a verified TDX module image (tdxpolicy.sources.images)
 
 
 @value

@@ -180,28 +180,6 @@ def test_generator_is_up_to_date(intel_dir: Path) -> None:
     assert proc.stdout == "up to date: 18 documents and catalogue.json\n"
 
 
-def test_generator_on_made_up_data() -> None:
-    """The generator needs no Intel data to be tested: a release with an image and a mapping,
-    and one with only an MRSEAM."""
-    mk = _script()
-    image = {"sigstruct_date": "2030-01-02", "seamhash": "ab" * 48, "seam_svn": {"major": 3, "minor": 7},
-             "cpuid_table": ["0xA06D0"], "module_hv": 2, "min_update_hv": 1, "no_downgrade": True,
-             "debug": True}
-    text = mk.render_release(
-        {"version": "2.0.99", "mrseam_published": "0x" + "CD" * 48, "from_published_image": image},
-        {"min_module_version_for_td_preserving": "2.0.50", "min_seamldr_versions": ["2.0.00"],
-         "tdx_feature0": "0x1f"})
-    (b,) = read_document(text.encode(), "g").releases
-    assert b.facts.mrseam is not None and b.facts.mrseam.value == "CD" * 48
-    assert b.facts.seamhash is not None and b.facts.seamhash.value == "AB" * 48
-    assert b.facts.handoff is not None and str(b.facts.handoff.value) == "module 2 min 1 no-downgrade"
-    assert b.facts.debug is not None and b.facts.features0 is not None and b.facts.features0.value == 0x1F
-    assert b.facts.status is not None and str(b.update_from[0].versions) == ">= 2.0.50"
-    (only,) = read_document(mk.render_release({"version": "1.5.77", "mrseam_published": "0x" + "1" * 96},
-                                              None).encode(), "h").releases
-    assert only.update_from == () and only.advisories == () and only.facts.status is None
-
-
 # --- merging --------------------------------------------------------------------------------------
 
 

@@ -60,6 +60,8 @@ COMMAND_MODULES: dict[str, str] = {
     "preflight": "host_cmds",
     "update": "host_cmds",
     "audit": "audit_cmds",
+    "diff": "diff_cmds",
+    "catalogue": "build_cmds",
 }
 
 
@@ -136,6 +138,21 @@ def _is_help_page(e: BaseException) -> bool:
     return type(e).__name__ == "NoArgsIsHelpError"
 
 
+def _print_version(as_json: bool) -> None:
+    """``tdxpolicy --version``: the tool, and the identity of the catalogue embedded in it."""
+    from .. import __version__
+    from ..sources.embedded import identity
+
+    ident = identity()
+    if as_json:
+        import json
+
+        doc = {"tdxpolicy": __version__, "embedded_catalogue": ident.to_json()}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        sys.stdout.write(f"tdxpolicy {__version__}\n{ident.to_text()}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point. Returns (and exits with) the contract's exit code."""
     # Only typer's public names: since typer 0.28 (the range pyproject.toml allows) every
@@ -146,6 +163,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = _wants_json(args)
+    if args[:1] == ["--version"]:
+        _print_version(as_json)
+        if argv is None:
+            raise SystemExit(0)
+        return 0
     try:
         load_commands(args[0] if args else None)
         command = _command_for(args)

@@ -6,10 +6,13 @@ merged :class:`~tdxpolicy.catalogue.Catalogue`.
 - ``.tdxpolicy``, or any text file whose first statement is ``format``: a policy document
   (:mod:`tdxpolicy.sources.document`);
 - Intel's ``mapping_file.json``, the binaries README table, the MRSEAM release table:
-  recognised and parsed by :mod:`tdxpolicy.sources.intel` (imported only when needed).
+  recognised and parsed by :mod:`tdxpolicy.sources.intel` (imported only when needed);
+- TDX module images (``*.blob``, or any named file with an image header): verified, then
+  their facts, by :mod:`tdxpolicy.sources.images`. Images are read after every other source,
+  since which release an image is comes from the MRSEAM facts of the others.
 
 Directories are walked recursively in name order; inside a directory only ``.tdxpolicy``,
-``.json`` and ``.md`` files are considered, and hidden entries are skipped. A file named
+``.json``, ``.md`` and ``.blob`` files are considered, and hidden entries are skipped. A file named
 explicitly must be of a known kind. Unreadable files or directories raise
 :class:`~tdxpolicy.errors.InputError` (exit 2), and a failure anywhere loads nothing.
 
@@ -42,7 +45,7 @@ __all__ = [
 
 #: No source file is larger than this (Intel's biggest is a few KiB).
 MAX_SOURCE_BYTES = 16 * 1024 * 1024
-_DIRECTORY_SUFFIXES = (".tdxpolicy", ".json", ".md")
+_DIRECTORY_SUFFIXES = (".tdxpolicy", ".json", ".md", ".blob")
 _HEAD_BYTES = 4096
 #: How much of a named file is sniffed (tdxpolicy.sources.intel.SNIFF_BYTES).
 _SNIFF_BYTES = 64 * 1024
@@ -156,10 +159,32 @@ def _expand(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
     return out
 
 
-def load_documents(paths: Sequence[Path]) -> list[PolicyDocument]:
-    """Every document in ``paths`` (files or directories), in order; all or nothing."""
+def _is_image(path: Path) -> bool:
+    from .images import IMAGE_SUFFIXES, looks_like_image
+
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return True
+    if path.suffix == ".tdxpolicy":
+        return False
+    try:
+        with path.open("rb") as fh:
+            return looks_like_image(fh.read(16))
+    except OSError:
+        return False  # load_document reports it
+
+
+def load_documents(paths: Sequence[Path], *, images: list[Path] | None = None
+                   ) -> list[PolicyDocument]:
+    """Every document in ``paths`` (files or directories), in order; all or nothing.
+
+    Module images found are appended to ``images`` (for :func:`load_catalogue`, which reads
+    them last); without that list an image is an unsupported source here.
+    """
     docs: list[PolicyDocument] = []
     for path, explicit in _expand(paths):
+        if images is not None and path.is_file() and _is_image(path):
+            images.append(path)
+            continue
         if not explicit and path.suffix != ".tdxpolicy":
             # Inside a directory, .json/.md files that are not Intel sources are skipped
             # (a directory may hold notes); named files must be of a known kind.
@@ -174,14 +199,25 @@ def load_documents(paths: Sequence[Path]) -> list[PolicyDocument]:
     return docs
 
 
-def load_catalogue(paths: Sequence[Path] = (), include_default: bool = True) -> Catalogue:
+def load_catalogue(paths: Sequence[Path] = (), include_default: bool = True, *,
+                   trusted_key_hashes: Sequence[str] | None = None) -> Catalogue:
     """The merged catalogue of the embedded documents (unless left out) and ``paths``.
 
+    Module images among ``paths`` are verified (against Intel's production key, or
+    ``trusted_key_hashes``) and identified against the other sources, then add their facts.
     Raises :class:`~tdxpolicy.errors.InputError` for unreadable or invalid sources and
     :class:`~tdxpolicy.errors.ConflictError` when sources disagree on a fact.
     """
     from ..catalogue import merge
 
     docs: list[PolicyDocument] = list(embedded_documents()) if include_default else []
-    docs.extend(load_documents(paths))
+    images: list[Path] = []
+    docs.extend(load_documents(paths, images=images))
+    if not images:
+        return merge(docs)
+    from .images import image_document
+
+    # Which release an image is comes from the other sources' MRSEAM/seamhash facts.
+    base = merge(docs)
+    docs.extend(image_document(p, base, trusted_key_hashes=trusted_key_hashes) for p in images)
     return merge(docs)

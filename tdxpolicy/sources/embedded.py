@@ -20,6 +20,7 @@ try:
 except ImportError:  # pragma: no cover - interpreters without the built-in module
     from hashlib import sha256 as _sha256
 import json
+from .._value import value
 from pathlib import Path
 
 from ..model import PolicyDocument
@@ -32,6 +33,8 @@ __all__ = [
     "compile_documents",
     "embedded_documents",
     "compiled_is_current",
+    "CatalogueIdentity",
+    "identity",
 ]
 
 COMPILED_NAME = "catalogue.json"
@@ -109,3 +112,49 @@ def embedded_documents() -> list[PolicyDocument]:
     if loaded is not None:
         return loaded
     return _parse_all(docs)
+
+
+
+@value
+class CatalogueIdentity:
+    """What ``tdxpolicy --version`` says of the embedded catalogue."""
+
+    digest: str  # digest_documents() of the shipped documents
+    documents: int
+    releases: tuple[str, ...]
+    issued: str | None  # the newest `issued` of the documents
+    expires: str | None  # the earliest `expires`
+    sources: tuple[str, ...]  # the documents' `source` statements (Intel repository, commit)
+
+    def series(self) -> dict[str, tuple[str, ...]]:
+        out: dict[str, list[str]] = {}
+        for v in self.releases:
+            out.setdefault(v.rsplit(".", 1)[0], []).append(v)
+        return {k: tuple(v) for k, v in out.items()}
+
+    def to_json(self) -> dict[str, object]:
+        return {"digest": self.digest, "documents": self.documents,
+                "releases": list(self.releases), "issued": self.issued,
+                "expires": self.expires, "sources": list(self.sources)}
+
+    def to_text(self) -> str:
+        series = ", ".join(f"{s}: {v[0]}..{v[-1]} ({len(v)})" for s, v in self.series().items())
+        lines = [f"embedded catalogue {self.digest}",
+                 f"  {len(self.releases)} releases in {self.documents} documents ({series})",
+                 f"  issued {self.issued}, expires {self.expires}"]
+        lines += [f"  source: {s}" for s in self.sources]
+        return "\n".join(lines)
+
+
+def identity() -> CatalogueIdentity:
+    """The digest of the embedded documents, the Intel data they were generated from (their
+    ``source`` statements), when they were issued and expire, and the releases covered."""
+    docs = read_embedded_bytes()
+    parsed = embedded_documents()
+    versions = sorted({b.version for d in parsed for b in d.releases})
+    issued = sorted({d.meta.issued.value.isoformat() for d in parsed if d.meta.issued})
+    expires = sorted({d.meta.expires.value.isoformat() for d in parsed if d.meta.expires})
+    sources = tuple(dict.fromkeys(d.meta.origin.value for d in parsed if d.meta.origin))
+    return CatalogueIdentity(digest_documents(docs), len(docs), tuple(v.text for v in versions),
+                             issued[-1] if issued else None, expires[0] if expires else None,
+                             sources)
