@@ -47,7 +47,9 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field, replace
+from json.decoder import JSONDecoder
 from json.encoder import encode_basestring_ascii as _enc
+from json.scanner import make_scanner
 from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
 from .catalogue import Catalogue
@@ -208,6 +210,19 @@ def _codes(verdict: Verdict) -> tuple[list[str], list[str]]:
             list(dict.fromkeys(c.code for c in failed if c.result is Result.UNKNOWN)))
 
 
+# Checks whose denial lies with the target release (or the site's policy for it), not with
+# the host: no host in the same place could move there, so it does not make a host "blocked".
+RELEASE_SIDE = frozenset({"target-known", "debug", "support-status", "policy-deny"})
+
+
+def _release_side(verdict: Verdict, every_fact: bool) -> bool:
+    """Whether a denied move is denied for the release's sake: a release-side check fails, or
+    a check is unknown although the host gave every fact (the catalogue lacks one)."""
+    failed = verdict.failed
+    return any(c.code in RELEASE_SIDE for c in failed) or (
+        every_fact and any(c.result is Result.UNKNOWN for c in failed))
+
+
 class FleetDecider:
     """The per-host work of ``fleet``, with its caches. ``target`` set: one move per host;
     else select. ``fmt``: ``json`` (compact rows), ``full`` (verdict/select documents),
@@ -283,6 +298,23 @@ class FleetDecider:
             return b""
         return b"".join(b"," + _json_bytes(k) + b":" + _json_bytes(get(k)) for k in self.keep)
 
+    def _kept_fn(self) -> Callable[[Any], bytes] | None:
+        """``kept(obj)`` for the fast path (None when nothing is kept): the JSON key prefixes
+        are made once and string values (the usual inventory column) escaped directly."""
+        if not self.keep or self.fmt not in ("json", "full"):
+            return self.kept if self.keep else None
+        prefixes = [(k, b"," + _json_bytes(k) + b":") for k in self.keep]
+        enc = _enc
+
+        def kept(obj: Any) -> bytes:
+            out = b""
+            for k, prefix in prefixes:
+                v = obj.get(k)
+                out += prefix + (enc(v).encode("ascii") if type(v) is str else _json_bytes(v))
+            return out
+
+        return kept
+
     def csv_header(self) -> bytes:
         cols = list(ROW_KEYS) + (["hops"] if self.target is None else []) + ["error"]
         return (",".join(_csv_field(c) for c in [*cols, *self.keep]) + "\n").encode("utf-8")
@@ -350,25 +382,33 @@ class FleetDecider:
                     "hops": len(r.path)}
         known = running is not None and self.catalogue.get(running) is not None
         newest = self.catalogue.newest_first()
+        judged: tuple[Version, Verdict] | None = None
         if known:
             assert running is not None
             newer = [x.version for x in newest
                      if x.series == running.series and x.version.key > running.key]
-            if not newer:
-                # The newest release of its series: nothing to move to, which is no failure.
+            every_fact = None not in (state.seamldr_version, state.cpuid,
+                                      state.num_remaining_updates)
+            for version in newer:
+                v = decide(self.catalogue, state, version, self.options)
+                if not _release_side(v, every_fact):
+                    judged = (version, v)  # the newest release this host is kept from
+                    break
+            if judged is None:
+                # Nothing newer in its series that any host in its place could move to: the
+                # host is up to date, which is no failure.
                 return {"to": running.text, "kind": "reinstall", "action": "current",
                         "allowed": False, "failed": [], "unknown": [], "hops": 0}
-            judged: Version | None = newer[0]
-        else:
-            judged = newest[0].version if newest else None
-        # Blocked: say why the move the host would want (the newest release of its series, or
-        # of the catalogue when its own release is not known) is denied.
-        if judged is None:
+        elif newest:
+            # The running release is unknown (or not given): judged against the newest one.
+            version = newest[0].version
+            judged = (version, decide(self.catalogue, state, version, self.options))
+        if judged is None:  # an empty catalogue
             return {"to": None, "kind": None, "action": "blocked", "allowed": False,
                     "failed": [], "unknown": [], "hops": None}
-        v = decide(self.catalogue, state, judged, self.options)
+        version, v = judged
         failed, unknown = _codes(v)
-        return {"to": judged.text, "kind": v.kind.value if v.kind is not None else None,
+        return {"to": version.text, "kind": v.kind.value if v.kind is not None else None,
                 "action": "blocked", "allowed": False, "failed": failed, "unknown": unknown,
                 "hops": None}
 
@@ -545,12 +585,16 @@ class FleetDecider:
         """Decide every line of ``stream``; hand the output to ``sink`` as lists of whole
         output lines (at most ``chunk`` per call; ``chunk=1``: every line as soon as it is
         decided). On Ctrl-C the lines decided so far are handed over before it propagates."""
-        loads = json.loads
+        # The JSON scanner itself: json.loads minus its wrappers (about half its time per
+        # line here). A line it does not take whole (leading blanks, a byte-order mark,
+        # anything malformed) goes through json.loads on the slow path, with located errors.
+        scan: Callable[[str, int], tuple[Any, int]] = make_scanner(JSONDecoder())  # type: ignore[arg-type]
         raw_cache = self.raw
         allowed_keys = self.allowed_keys
-        enc = self.encode_host
+        enc = _enc if self.fmt in ("json", "full") else self.encode_host
+        json_host = enc is _enc
         template = self.template
-        kept = self.kept if self.keep else None
+        kept = self._kept_fn()
         slow = self.slow_line
         parts: list[bytes] = []
         append = parts.append
@@ -560,7 +604,15 @@ class FleetDecider:
                 n += 1
                 try:
                     # Decoding here (strict UTF-8) is cheaper than json.loads' own detection.
-                    obj = loads(raw.decode() if type(raw) is bytes else raw)
+                    text: str = raw.decode() if type(raw) is bytes else raw  # type: ignore[assignment]
+                    try:
+                        obj, end = scan(text, 0)
+                    except StopIteration:
+                        raise ValueError from None
+                    rest = len(text) - end
+                    if rest and not (rest == 1 and text[end] == "\n") and \
+                            text[end:].strip(" \t\n\r"):
+                        raise ValueError
                 except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
                     append(slow(raw, n))
                 else:
@@ -582,9 +634,12 @@ class FleetDecider:
                             ):
                                 body = entry.body
                                 if body is not None:
+                                    if host is None:
+                                        host = str(n)
                                     append(template % (
-                                        enc(host if host is not None else str(n)), n, body,
-                                        kept(obj) if kept is not None else b""))
+                                        enc(host).encode("ascii") if json_host  # type: ignore[union-attr]
+                                        else enc(host),
+                                        n, body, kept(obj) if kept is not None else b""))
                                 entry.count += 1
                             else:
                                 entry = None
@@ -652,7 +707,8 @@ class FleetDecider:
         s = FleetSummary(errors=self.errors, distinct_states=len(self.decisions),
                          mode="to" if self.target is not None else "select",
                          target=self.target.text if self.target is not None else None)
-        for e in self.states.values():
+        # In compact formats several states share one entry: count each entry once.
+        for e in {id(e): e for e in self.states.values()}.values():
             if not e.count:
                 continue
             row = e.decision.row
