@@ -794,12 +794,22 @@ def run_fleet(
                 out.flush()
 
     summary_flags: dict[str, bool] = {}
+    pending_header = [b""]
+    if header and fmt in ("csv", "text"):
+        # Written with the first output, so that an input that cannot be read at all (exit 2)
+        # leaves stdout empty.
+        pending_header[0] = decider.csv_header() if fmt == "csv" else decider.text_header()
+        write_parts = sink
+
+        def sink(parts: list[bytes]) -> None:
+            if pending_header[0]:
+                parts = [pending_header[0], *parts]
+                pending_header[0] = b""
+            write_parts(parts)
     try:
-        if header and fmt == "csv":
-            sink([decider.csv_header()])
-        elif header and fmt == "text":
-            sink([decider.text_header()])
         decider.run(stream, sink, chunk=chunk)
+        if pending_header[0]:
+            sink([])
         if fd is None:
             out.flush()
     except BrokenPipeError:

@@ -209,14 +209,15 @@ def decode_json_text(data: str | bytes, file: str, line: int | None = None) -> A
     try:
         return json.loads(data)
     except json.JSONDecodeError as raw:
-        e = classic(raw)
+        err = classic(raw)
         if line is None:
-            loc = Location(file, e.lineno, e.colno)
-            src = _line_text(data, e.lineno)
+            loc = Location(file, err.lineno, err.colno)
+            src = _line_text(data, err.lineno)
         else:
-            loc = Location(file, line, e.colno)
+            loc = Location(file, line, err.colno)
             src = data
-        raise InputError.at(f"not valid JSON: {e.msg}", loc, src, code="invalid-host-facts") from None
+        raise InputError.at(f"not valid JSON: {err.msg}", loc, src,
+                            code="invalid-host-facts") from None
     except RecursionError:
         raise InputError.at("not valid JSON: nested too deeply", Location(file, line),
                             code="invalid-host-facts") from None
