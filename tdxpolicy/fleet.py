@@ -27,9 +27,9 @@ caches, each keyed more coarsely than the one before:
 - the *exact state* (parsed versions, CPUID values, budget) -> output entry, so ``"0x806f8"``
   and ``"0x806F8"``, or ``3`` and ``3.0``, share one entry.
 - the *effect* of the state -> the engine's answer. The budget only matters up to
-  ``max_hops + 1`` (a hop needs one update; an allowed move's reversibility looks one further),
-  so larger budgets share one decision; compact rows carry no messages, so their CPU packages
-  count as a set. A full document must still cite the host's own budget (the
+  ``max_hops`` (a hop needs one update; ``--full`` documents one more: an allowed move's
+  reversibility looks one update further), so larger budgets share one decision; compact rows
+  carry no messages, so their CPU packages count as a set. A full document must still cite the host's own budget (the
   ``remaining-updates`` message and facts): it is re-cited from
   :func:`tdxpolicy.engine.checks.state_outcome` for the exact count, which is what deciding
   that host alone gives (tests/test_fleet.py checks every line against deciding each host on
@@ -326,7 +326,9 @@ class FleetDecider:
 
     def _decide(self, facts: HostFacts) -> _Decision:
         budget = facts.num_remaining_updates
-        clamp = self.max_hops + 1
+        # A path of at most max_hops hops needs that many updates; a full document also says
+        # whether the move back is possible afterwards, which needs one more.
+        clamp = self.max_hops + 1 if self.fmt == "full" else self.max_hops
         cpuid = facts.cpuid
         if cpuid is not None and self.fmt != "full":
             cpuid = tuple(sorted(set(cpuid)))  # the cpu check's answer depends on the set only
@@ -843,8 +845,9 @@ def render_summary_table(s: FleetSummary) -> str:
     rows: list[tuple[str, str]] = [("hosts", str(s.hosts))]
     for a in ACTIONS:
         rows.append((a, str(s.by_action.get(a, 0))))
-    for v, count in sorted(s.updates_to.items(), key=lambda kv: (-kv[1], kv[0])):
-        rows.append((f"  to {v}", str(count)))
+        if a == "update":
+            for v, count in sorted(s.updates_to.items(), key=lambda kv: (-kv[1], kv[0])):
+                rows.append((f"  to {v}", str(count)))
     if s.by_check:
         rows.append(("failing checks", ""))
         for code, count in sorted(s.by_check.items(), key=lambda kv: (-kv[1], kv[0])):

@@ -287,6 +287,10 @@ def test_memo_decides_once_per_effect_not_per_budget() -> None:
     msgs = [next(c["message"] for c in d["checks"] if c["code"] == "remaining-updates")
             for d in docs]
     assert msgs == [f"{b} runtime update(s) remain; this move uses one" for b in range(2, 21)]
+    # compact rows cite no count: every budget >= 1 is one decision, 0 another
+    rows, s = _run([json.dumps({**GOOD, "num_remaining_updates": b}) for b in range(0, 21)])
+    assert s.distinct_states == 2
+    assert [r["action"] for r in rows] == ["blocked"] + ["update"] * 20
 
 
 def test_decider_line_api() -> None:
