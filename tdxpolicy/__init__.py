@@ -38,8 +38,9 @@ _API = (
     "InputError",
     "InvalidArgument",
 )
+_BATCH = ("decide_many", "Decider")
 
-__all__ = ["__version__", *_API]
+__all__ = ["__version__", *_API, *_BATCH]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .api import (  # noqa: F401
@@ -65,6 +66,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         plan,
         select,
     )
+    from .batch import Decider, decide_many  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:
@@ -74,8 +76,14 @@ def __getattr__(name: str) -> Any:
         value = getattr(api, name)
         globals()[name] = value
         return value
+    if name in _BATCH:
+        from . import batch
+
+        value = getattr(batch, name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'tdxpolicy' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_API))
+    return sorted(set(globals()) | set(_API) | set(_BATCH))

@@ -122,11 +122,16 @@ def test_path_select_and_fleet_apply_the_features_check(
     facts.write_text(json.dumps({"module_version": "2.0.04", "seamldr_version": "2.0.00",
                                  "cpuid": ["0xA06D0"], "num_remaining_updates": 5}) + "\n")
     assert main(["fleet", str(facts), "--to", "2.0.05", "--strict", "--acknowledge",
-                 "td-build"]) == 1
+                 "td-build", "--full"]) == 1
     captured = capsys.readouterr()
     line = json.loads(captured.out)
     assert line["allowed"] is False and _check(line, "features")["result"] == "warn"
     assert "features 1" in captured.err  # the summary counts it among the failing checks
+    # the compact row names it among the failing checks
+    assert main(["fleet", str(facts), "--to", "2.0.05", "--strict", "--acknowledge",
+                 "td-build"]) == 1
+    row = json.loads(capsys.readouterr().out)
+    assert row["action"] == "blocked" and "features" in row["failed"]
 
 
 def test_update_requires_the_features_acknowledgement(tmp_path: Path) -> None:

@@ -363,7 +363,8 @@ def _check_document(doc: Any, command: str, registry: Registry, line: bool = Fal
         validator(registry, "error.schema.json").validate(doc)
         return
     if line:
-        validator(registry, "fleet.schema.json").validate(doc)
+        # fleet's default lines are compact rows (docs/cli.md#fleet-contract, from 0.2)
+        validator(registry, "fleet-row.schema.json").validate(doc)
     elif command == "probe":
         assert "tdxpolicy" not in doc or doc["tdxpolicy"]
         validator(registry, "probe.schema.json").validate(doc)

@@ -7,6 +7,7 @@ command so that ``tdxpolicy --help`` and the other commands do not pay for it.
 """
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional, Sequence
 
@@ -385,17 +386,37 @@ def list_cmd(
     return ExitCode.OK
 
 
+class FleetFormat(str, Enum):
+    json = "json"
+    csv = "csv"
+    text = "text"
+
+
 @app.command("fleet")
 def fleet_cmd(
     facts_file: Annotated[
-        str, typer.Argument(metavar="FACTS.jsonl", help="One host-facts JSON object per line; "
-                            "'-' reads stdin.")
+        str, typer.Argument(metavar="FACTS.jsonl", help="One host-facts JSON object per line "
+                            "(gzip-compressed too); '-' reads stdin.")
     ],
     to: ToOpt = None,
     select_: Annotated[
         bool, typer.Option("--select", help="Per host: the newest release it can move to.")
     ] = False,
     max_hops: MaxHopsOpt = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="The whole verdict (or select) document per host "
+                           "instead of the compact row (JSON only).")
+    ] = False,
+    keep: Annotated[
+        Optional[list[str]],
+        typer.Option("--keep", metavar="KEY", help="Copy this input column to every output "
+                     "line unchanged (repeatable); it is accepted on input.")
+    ] = None,
+    summary_json: Annotated[
+        Optional[Path],
+        typer.Option("--summary-json", metavar="FILE", help="Also write the summary as JSON "
+                     "to FILE ('-': to stderr instead of the one-line summary).")
+    ] = None,
     assume_unknown_ok: AssumeUnknownOkOpt = False,
     allow_debug: AllowDebugOpt = False,
     allow_rollback: AllowRollbackOpt = False,
@@ -403,13 +424,20 @@ def fleet_cmd(
     acknowledge: AcknowledgeOpt = None,
     policy: PolicyOpt = None,
     no_default_policy: NoDefaultPolicyOpt = False,
-    format: FormatOpt = OutputFormat.text,
+    format: Annotated[
+        FleetFormat, typer.Option("--format", case_sensitive=False,
+                                  help="json: one JSON line per host (default); csv: a header "
+                                  "and one row per host; text: the blocked and malformed hosts "
+                                  "and a summary table.")
+    ] = FleetFormat.json,
 ) -> int:
-    """Decide for every host of a fleet: JSON Lines in, one JSON line out per input line, in
-    order; summary on stderr. Exit 2 if any line was malformed, else 1 if any host is denied,
-    else 0."""
+    """Decide for every host of a fleet: JSON Lines in, one line out per input line, in
+    order (compact rows; --full for whole documents); summary on stderr. Exit 2 if any line
+    was malformed, else 1 if any host is blocked, else 0 (hosts already current are fine)."""
+    import gc
+
     from ..errors import InputError
-    from ..fleet import run_fleet
+    from ..fleet import check_keep
 
     if (to is None) == (not select_):
         raise InputError("fleet: give exactly one of --to VERSION or --select", code="usage")
@@ -417,36 +445,100 @@ def fleet_cmd(
         # A --to verdict is one move; silently ignoring the hop limit would mislead.
         raise InputError("fleet: --max-hops applies only with --select (--to decides one "
                          "direct move per host)", code="usage")
+    if full and format is not FleetFormat.json:
+        raise InputError("fleet: --full writes JSON documents; it goes with --format json only",
+                         code="usage")
+    kept = check_keep(keep or ())
     target = _target(to)
     options = move_options_from(allow_debug, allow_rollback, strict, acknowledge,
                                 assume_unknown_ok)
     catalogue = load_policy(policy, no_default_policy)
+    # Speed device (docs/performance.md): everything loaded so far lives for the whole run;
+    # freezing it keeps the cyclic GC from re-scanning the catalogue on every collection that
+    # the per-line JSON objects trigger. Unfrozen at the end (in-process callers, tests).
+    # Remove freeze/unfreeze to undo; answers do not change.
+    gc.collect()
+    gc.freeze()
+    try:
+        return _fleet_run(facts_file, summary_json, catalogue, options, target,
+                          max_hops or 1, "full" if full else format.value, kept)
+    finally:
+        gc.unfreeze()
+
+
+def _fleet_run(facts_file: str, summary_json: "Path | None", catalogue: "Catalogue",
+               options: "MoveOptions", target: "Version | None", max_hops: int, fmt: str,
+               kept: "tuple[str, ...]") -> int:
+    import os
+
+    from ..errors import InputError
+    from ..fleet import run_fleet, streaming_input
+
+    summary_out = None
+    if summary_json is not None and str(summary_json) != "-":
+        try:
+            summary_out = open(summary_json, "w", encoding="utf-8")
+        except OSError as e:
+            raise InputError(f"--summary-json: cannot write {summary_json}: {e.strerror or e}",
+                             code="unwritable") from None
     if facts_file == "-":
-        stream = sys.stdin.buffer
+        raw = sys.stdin.buffer
         name = "<stdin>"
         close = False
     else:
         try:
-            stream = open(facts_file, "rb")
+            raw = open(facts_file, "rb")
         except OSError as e:
             raise InputError(f"cannot read {facts_file}: {e.strerror or e}",
                              code="unreadable") from None
         name = facts_file
         close = True
+    stream: Any = raw
     try:
+        try:
+            gzipped = raw.peek(2)[:2] == b"\x1f\x8b"  # type: ignore[union-attr]
+        except (AttributeError, OSError):
+            gzipped = False
+        if gzipped:
+            import gzip
+
+            stream = gzip.GzipFile(fileobj=raw, mode="rb")
         sys.stdout.flush()
         summary = run_fleet(
             stream, sys.stdout.buffer, catalogue, options,
-            target=target, max_hops=max_hops or 1, file=name,
+            target=target, max_hops=max_hops, file=name, fmt=fmt, keep=kept,
+            line_by_line=streaming_input(raw),
         )
-    except OSError as e:
-        if e.filename is not None or isinstance(e, BrokenPipeError):
+    except (EOFError, OSError) as e:
+        if isinstance(e, OSError) and (e.filename is not None or
+                                       isinstance(e, BrokenPipeError)):
             raise
-        # a read that fails part way (EIO from a special file, a vanished NFS mount)
-        raise InputError(f"cannot read {name}: {e.strerror or e}", code="unreadable") from None
+        # a read that fails part way (EIO from a special file, a vanished NFS mount, a
+        # truncated or corrupt gzip stream)
+        reason = getattr(e, "strerror", None) or e
+        raise InputError(f"cannot read {name}: {reason}", code="unreadable") from None
     finally:
         if close:
-            stream.close()
-    sys.stdout.flush()
-    sys.stderr.write(summary.render() + "\n")
+            raw.close()
+    if summary.output_closed:
+        # The reader went away (`fleet ... | head`): point stdout at /dev/null so that the
+        # interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    else:
+        sys.stdout.flush()
+    if summary_json is not None:
+        import json
+
+        text = json.dumps(summary.to_json()) + "\n"
+        if summary_out is not None:
+            with summary_out:
+                summary_out.write(text)
+        else:
+            sys.stderr.write(text)
+    if summary_json is None or summary_out is not None:
+        sys.stderr.write(summary.render() + "\n")
+    if summary.interrupted:
+        return 130
     return summary.exit_code
