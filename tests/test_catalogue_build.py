@@ -254,6 +254,7 @@ def test_version_names_the_embedded_catalogue(capsys: pytest.CaptureFixture[str]
     assert "(commit 7a16224)" in out[4]
     assert main(["--version", "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
+    assert doc["tdxpolicy"] == "version/1" and doc["version"] == __version__
     assert doc["embedded_catalogue"]["releases"][0] == "1.5.01"
 
 

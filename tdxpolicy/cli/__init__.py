@@ -147,7 +147,8 @@ def _print_version(as_json: bool) -> None:
     if as_json:
         import json
 
-        doc = {"tdxpolicy": __version__, "embedded_catalogue": ident.to_json()}
+        doc = {"tdxpolicy": "version/1", "version": __version__,
+               "embedded_catalogue": ident.to_json()}
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         sys.stdout.write(f"tdxpolicy {__version__}\n{ident.to_text()}\n")

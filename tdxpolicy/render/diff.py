@@ -10,7 +10,9 @@ from ..diff import CatalogueDiff, PathChange
 from ..model import Location
 from ..version import Version
 
-__all__ = ["diff_text", "diff_json", "diff_sarif", "DIFF_RULES"]
+__all__ = ["diff_text", "diff_json", "diff_sarif", "DIFF_RULES", "DIFF_TAG"]
+
+DIFF_TAG = "diff/1"
 
 
 def _vs(versions: tuple[Version, ...]) -> str:
@@ -85,6 +87,7 @@ def _loc(loc: Location | None) -> dict[str, Any] | None:
 
 def diff_json(d: CatalogueDiff) -> dict[str, Any]:
     doc: dict[str, Any] = {
+        "tdxpolicy": DIFF_TAG,
         "old": d.old_name,
         "new": d.new_name,
         "breaking": d.breaking,
