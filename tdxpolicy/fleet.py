@@ -152,12 +152,12 @@ class FleetDecider:
     def _error_line(self, n: int, obj: Any, err: TdxPolicyError) -> bytes:
         self.errors += 1
         host = obj.get("host") if type(obj) is dict else None
-        doc = {
-            "host": host if type(host) is str else n,
-            "line": n,
-            "error": err.to_json()["error"],
-        }
-        return dumps(doc, pretty=False).encode("utf-8") + b"\n"
+        # The host is echoed exactly as the answered lines echo it (ASCII JSON escapes, so a
+        # lone surrogate from a "\ud800" escape in the input comes back the same way); the
+        # rest is valid UTF-8 whatever the error text holds (render.safe_text).
+        hb = _enc(host).encode("ascii") if type(host) is str else b"%d" % n
+        rest = dumps({"line": n, "error": err.to_json()["error"]}, pretty=False)
+        return b'{"host":' + hb + b"," + rest[1:].encode("utf-8") + b"\n"
 
     def slow_line(self, raw: bytes | str, n: int, obj: Any = None, parsed: bool = False) -> bytes:
         """One line the fast path could not answer: full validation, located errors."""

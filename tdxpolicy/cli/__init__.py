@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import typer
 
-__all__ = ["app", "main", "ExitCode"]
+__all__ = ["app", "main", "ExitCode", "emit_json", "json_text"]
 
 
 class ExitCode(IntEnum):
@@ -88,16 +88,28 @@ def _wants_json(argv: Sequence[str]) -> bool:
     return False
 
 
+def json_text(doc: Any, *, pretty: bool = True) -> str:
+    """One JSON document and a newline, as stdout should get it: valid UTF-8 whatever its
+    strings hold (render.safe_text), and only ASCII when stdout cannot encode more."""
+    from ..render.safe_text import ascii_json, dumps, is_utf
+
+    text = dumps(doc, indent=2 if pretty else None)
+    return (text if is_utf(sys.stdout) else ascii_json(text)) + "\n"
+
+
+def emit_json(doc: Any, *, pretty: bool = True) -> None:
+    sys.stdout.write(json_text(doc, pretty=pretty))
+    sys.stdout.flush()
+
+
 def _emit_error(
     code: str, message: str, rendered: str, as_json: bool, extra: dict[str, Any] | None = None
 ) -> None:
     if as_json:
-        import json
-
         err: dict[str, Any] = {"code": code, "message": message}
         if extra:
             err.update(extra)
-        sys.stdout.write(json.dumps({"error": err}) + "\n")
+        emit_json({"error": err}, pretty=False)
     else:
         sys.stderr.write(f"tdxpolicy: {rendered}\n")
 
@@ -139,6 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from ..errors import TdxPolicyError
 
+    from ..render.safe_text import install
+
+    # Names that are not valid UTF-8 and text the locale cannot encode are written escaped,
+    # never as a UnicodeEncodeError traceback or invalid bytes (render/safe_text.py).
+    install(sys.stdout, sys.stderr)
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = _wants_json(args)
     try:

@@ -80,9 +80,9 @@ def _emit(text: str) -> None:
 
 
 def _json(doc: Any) -> str:
-    import json
+    from . import json_text
 
-    return json.dumps(doc, indent=2) + "\n"
+    return json_text(doc)
 
 
 @image_app.command("inspect")
