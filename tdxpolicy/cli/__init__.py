@@ -11,9 +11,11 @@ Exit codes (cli-contract.md): 0 allowed/clean, 1 denied/findings, 2 invalid inpu
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 from enum import IntEnum
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import typer
 
@@ -77,15 +79,48 @@ def load_commands(name: str | None = None) -> None:
 def _wants_json(argv: Sequence[str]) -> bool:
     """Whether the user asked for JSON, read from argv itself so that even a usage error
     (which happens before options are parsed) is reported in the requested format."""
-    # --format is case-insensitive (options.FormatOpt): `--format JSON` is JSON too.
+    # --format is case-insensitive (options.FormatOpt): `--format JSON` is JSON too. The last
+    # --format wins, as it does for the option itself.
+    wanted = False
     for i, a in enumerate(argv):
         if a == "--":
             break
-        if a == "--format" and i + 1 < len(argv) and argv[i + 1].lower() == "json":
-            return True
-        if a.startswith("--format=") and a[len("--format="):].lower() == "json":
-            return True
-    return False
+        if a == "--format" and i + 1 < len(argv):
+            wanted = argv[i + 1].lower() == "json"
+        elif a.startswith("--format="):
+            wanted = a[len("--format="):].lower() == "json"
+    return wanted
+
+
+class _HeldStdout(io.StringIO):
+    """stdout of a ``--format json`` command, handed on only when the command ends without an
+    error: an error that comes after output has started then still leaves exactly one JSON
+    document (the error) on stdout. Reports the real stream's encoding (json_text asks)."""
+
+    def __init__(self, real: Any) -> None:
+        super().__init__()
+        self.real = real
+
+    @property
+    def encoding(self) -> Any:  # type: ignore[override]
+        return getattr(self.real, "encoding", None)
+
+
+@contextlib.contextmanager
+def _hold_stdout(hold: bool) -> Iterator[None]:
+    if not hold:
+        yield
+        return
+    real = sys.stdout
+    held = _HeldStdout(real)
+    sys.stdout = held
+    try:
+        yield
+    finally:
+        sys.stdout = real
+    # Only reached without an exception: the command's output, whole.
+    real.write(held.getvalue())
+    real.flush()
 
 
 def json_text(doc: Any, *, pretty: bool = True) -> str:
@@ -161,7 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         load_commands(args[0] if args else None)
         command = _command_for(args)
-        rv = command(args=args, prog_name="tdxpolicy", standalone_mode=False)  # type: ignore[operator]
+        # fleet streams (one JSON line per input line, millions of them): never held.
+        with _hold_stdout(as_json and args[:1] != ["fleet"]):
+            rv = command(args=args, prog_name="tdxpolicy", standalone_mode=False)  # type: ignore[operator]
         code = int(rv) if isinstance(rv, int) else 0
     except TdxPolicyError as e:
         problems = [p.to_json() for p in e.problems]
@@ -180,10 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _emit_error("usage", e.format_message(), e.format_message(), as_json)
         code = ExitCode.INVALID
     except Abort:
-        sys.stderr.write("tdxpolicy: aborted\n")
+        _emit_error("interrupted", "aborted", "aborted", as_json)
         code = 130
     except KeyboardInterrupt:
-        sys.stderr.write("tdxpolicy: interrupted\n")
+        _emit_error("interrupted", "interrupted", "interrupted", as_json)
         code = 130
     except BrokenPipeError:
         # `tdxpolicy list | head`: the reader went away; not an error of ours.
