@@ -199,6 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # fleet streams (one JSON line per input line, millions of them): never held.
         with _hold_stdout(as_json and args[:1] != ["fleet"]):
             rv = command(args=args, prog_name="tdxpolicy", standalone_mode=False)  # type: ignore[operator]
+            if rv == 130:
+                # typer turns a KeyboardInterrupt inside a command into a plain return of
+                # 130; report it as the interrupt it was (held JSON output is dropped).
+                raise KeyboardInterrupt
         code = int(rv) if isinstance(rv, int) else 0
     except TdxPolicyError as e:
         problems = [p.to_json() for p in e.problems]

@@ -174,9 +174,14 @@ def _write(out: Path, data: bytes, force: bool, fmt: OutputFormat, what: str) ->
     if to_stdout:
         # The image is the output; the one-line report goes to stderr (text only, see
         # _check_output).
+        binary = getattr(sys.stdout, "buffer", None)
+        if binary is None:  # a text-only stream put in place by an embedding program
+            from ..errors import InputError
+
+            raise InputError("-o -: standard output takes no binary data here", code="usage")
         sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        binary.write(data)
+        binary.flush()
     else:
         write_new_file(out, data, force=force)
     name = "<stdout>" if to_stdout else str(out)
