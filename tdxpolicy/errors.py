@@ -56,9 +56,11 @@ class ErrorCode(StrEnum):
     UNREADABLE = "unreadable"  # a named file or directory the OS will not give us
     UNWRITABLE = "unwritable"  # an output file that cannot be written
     OUTPUT_EXISTS = "output-exists"  # an output file that exists (no --force)
+    OUTPUT_IS_DIRECTORY = "output-is-directory"  # -o names a directory (nothing is written)
     UNWRITABLE_RECORD = "unwritable-record"  # update's JSON Lines record cannot be appended
     # versions and policy sources
     INVALID_INPUT = "invalid-input"  # malformed input with no more specific code
+    INPUT_TOO_LARGE = "input-too-large"  # standard input over the size limit of what it holds
     INVALID_VERSION = "invalid-version"
     INVALID_ARGUMENT = "invalid-argument"  # a Python value of the wrong type or range (API)
     UNKNOWN_VERSION = "unknown-version"  # `show` of a version no source declares
@@ -82,6 +84,8 @@ class ErrorCode(StrEnum):
     IMAGE_INVALID = "image-invalid"  # convert/join refuse an image that fails verification
     UNIDENTIFIED_IMAGE = "unidentified-image"  # an --image no catalogue release matches
     IMAGE_NAME_MISMATCH = "image-name-mismatch"  # a --policy image whose file name claims another release
+    # the operator stopped the command (Ctrl-C, exit 130)
+    INTERRUPTED = "interrupted"
     # the base class's own code: an error raised without a more specific one
     ERROR = "error"
 

@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -325,6 +326,10 @@ def _apply(case: dict[str, Any], sim: SimKernel) -> None:
     elif case.get("fifo"):
         path.unlink()
         os.mkfifo(path)
+    elif case.get("socket"):
+        # A socket node: opening it fails with ENXIO, like a lost module's `version`.
+        path.unlink()
+        os.mknod(path, 0o600 | stat.S_IFSOCK)
     elif case.get("deny"):
         sim.denied_reads.add(path)
     elif "bytes_hex" in case:

@@ -16,6 +16,7 @@ from enum import Enum
 
 from .._value import value
 from ..model import Location
+from ..render.safe_text import os_bytes
 
 __all__ = ["Severity", "Finding", "RuleInfo", "RULES", "RULE_IDS", "rule_info", "fingerprint"]
 
@@ -69,7 +70,9 @@ def fingerprint(f: Finding) -> str:
         if p.path is not None:
             where += "#" + p.path
     text = "\x1f".join((f.rule, where, f.subject, *f.keys))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    # os_bytes: a file name that is not valid UTF-8 hashes as its real bytes (UTF-8 text
+    # hashes exactly as before), instead of failing to encode.
+    return hashlib.sha256(os_bytes(text)).hexdigest()[:32]
 
 
 @value

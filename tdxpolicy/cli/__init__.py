@@ -11,16 +11,18 @@ Exit codes (docs/cli.md#exit-codes): 0 allowed/clean, 1 denied/findings, 2 inval
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import typer
 
 if TYPE_CHECKING:  # pragma: no cover - main() imports it when it runs
     from ..errors import ErrorCode
 
-__all__ = ["app", "main", "ExitCode"]
+__all__ = ["app", "main", "ExitCode", "emit_json", "json_text"]
 
 
 class ExitCode(IntEnum):
@@ -79,15 +81,62 @@ def load_commands(name: str | None = None) -> None:
 def _wants_json(argv: Sequence[str]) -> bool:
     """Whether the user asked for JSON, read from argv itself so that even a usage error
     (which happens before options are parsed) is reported in the requested format."""
-    # --format is case-insensitive (options.FormatOpt): `--format JSON` is JSON too.
+    # --format is case-insensitive (options.FormatOpt): `--format JSON` is JSON too. The last
+    # --format wins, as it does for the option itself.
+    wanted = False
     for i, a in enumerate(argv):
         if a == "--":
             break
-        if a == "--format" and i + 1 < len(argv) and argv[i + 1].lower() == "json":
-            return True
-        if a.startswith("--format=") and a[len("--format="):].lower() == "json":
-            return True
-    return False
+        if a == "--format" and i + 1 < len(argv):
+            wanted = argv[i + 1].lower() == "json"
+        elif a.startswith("--format="):
+            wanted = a[len("--format="):].lower() == "json"
+    return wanted
+
+
+class _HeldStdout(io.StringIO):
+    """stdout of a ``--format json`` command, handed on only when the command ends without an
+    error: an error that comes after output has started then still leaves exactly one JSON
+    document (the error) on stdout. Reports the real stream's encoding (json_text asks)."""
+
+    def __init__(self, real: Any) -> None:
+        super().__init__()
+        self.real = real
+
+    @property
+    def encoding(self) -> Any:  # type: ignore[override]
+        return getattr(self.real, "encoding", None)
+
+
+@contextlib.contextmanager
+def _hold_stdout(hold: bool) -> Iterator[None]:
+    if not hold:
+        yield
+        return
+    real = sys.stdout
+    held = _HeldStdout(real)
+    sys.stdout = held
+    try:
+        yield
+    finally:
+        sys.stdout = real
+    # Only reached without an exception: the command's output, whole.
+    real.write(held.getvalue())
+    real.flush()
+
+
+def json_text(doc: Any, *, pretty: bool = True) -> str:
+    """One JSON document and a newline, as stdout should get it: valid UTF-8 whatever its
+    strings hold (render.safe_text), and only ASCII when stdout cannot encode more."""
+    from ..render.safe_text import ascii_json, dumps, is_utf
+
+    text = dumps(doc, indent=2 if pretty else None)
+    return (text if is_utf(sys.stdout) else ascii_json(text)) + "\n"
+
+
+def emit_json(doc: Any, *, pretty: bool = True) -> None:
+    sys.stdout.write(json_text(doc, pretty=pretty))
+    sys.stdout.flush()
 
 
 def _emit_error(
@@ -95,12 +144,10 @@ def _emit_error(
     extra: dict[str, Any] | None = None,
 ) -> None:
     if as_json:
-        import json
-
         err: dict[str, Any] = {"code": code, "message": message}
         if extra:
             err.update(extra)
-        sys.stdout.write(json.dumps({"error": err}) + "\n")
+        emit_json({"error": err}, pretty=False)
     else:
         sys.stderr.write(f"tdxpolicy: {rendered}\n")
 
@@ -145,11 +192,8 @@ def _print_version(as_json: bool) -> None:
 
     ident = identity()
     if as_json:
-        import json
-
-        doc = {"tdxpolicy": "version/1", "version": __version__,
-               "embedded_catalogue": ident.to_json()}
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        emit_json({"tdxpolicy": "version/1", "version": __version__,
+                   "embedded_catalogue": ident.to_json()})
     else:
         sys.stdout.write(f"tdxpolicy {__version__}\n{ident.to_text()}\n")
 
@@ -162,6 +206,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from ..errors import ErrorCode, TdxPolicyError
 
+    from ..render.safe_text import install
+
+    # Names that are not valid UTF-8 and text the locale cannot encode are written escaped,
+    # never as a UnicodeEncodeError traceback or invalid bytes (render/safe_text.py).
+    install(sys.stdout, sys.stderr)
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = _wants_json(args)
     if args[:1] == ["--version"]:
@@ -172,7 +221,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         load_commands(args[0] if args else None)
         command = _command_for(args)
-        rv = command(args=args, prog_name="tdxpolicy", standalone_mode=False)  # type: ignore[operator]
+        # fleet streams (one JSON line per input line, millions of them): never held.
+        with _hold_stdout(as_json and args[:1] != ["fleet"]):
+            rv = command(args=args, prog_name="tdxpolicy", standalone_mode=False)  # type: ignore[operator]
+            if rv == 130:
+                # typer turns a KeyboardInterrupt inside a command into a plain return of
+                # 130; report it as the interrupt it was (held JSON output is dropped).
+                raise KeyboardInterrupt
         code = int(rv) if isinstance(rv, int) else 0
     except TdxPolicyError as e:
         problems = [p.to_json() for p in e.problems]
@@ -190,10 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _emit_error(ErrorCode.USAGE, message, message + hint, as_json)
         code = ExitCode.INVALID
     except Abort:
-        sys.stderr.write("tdxpolicy: aborted\n")
+        _emit_error(ErrorCode.INTERRUPTED, "aborted", "aborted", as_json)
         code = 130
     except KeyboardInterrupt:
-        sys.stderr.write("tdxpolicy: interrupted\n")
+        _emit_error(ErrorCode.INTERRUPTED, "interrupted", "interrupted", as_json)
         code = 130
     except BrokenPipeError:
         # `tdxpolicy list | head`: the reader went away; not an error of ours.

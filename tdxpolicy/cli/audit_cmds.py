@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from . import ExitCode, app
+from . import ExitCode, app, emit_json
 from .options import NoDefaultPolicyOpt, PolicyOpt
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -134,7 +134,6 @@ def audit_cmd(
 
     Exit 0 when clean, 1 when there are findings, 2 when an input cannot be read.
     """
-    import json
     import os
 
     from .. import __version__
@@ -150,11 +149,11 @@ def audit_cmd(
     if fmt is AuditFormat.json:
         from ..audit.report import to_json
 
-        sys.stdout.write(json.dumps(to_json(report), indent=2) + "\n")
+        emit_json(to_json(report))
     elif fmt is AuditFormat.sarif:
         from ..render.sarif import to_sarif
 
-        sys.stdout.write(json.dumps(to_sarif(report, __version__), indent=2) + "\n")
+        emit_json(to_sarif(report, __version__))
     else:
         from ..audit.report import to_text
 

@@ -26,9 +26,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..graph import Edge
 
 def _emit_json(obj: Any) -> None:
-    import json
+    from . import emit_json
 
-    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+    emit_json(obj)
 
 
 # --- show ----------------------------------------------------------------------------------------

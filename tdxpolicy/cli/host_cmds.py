@@ -72,9 +72,9 @@ def _out(text: str) -> None:
 
 
 def _json(doc: Any) -> str:
-    import json
+    from . import json_text
 
-    return json.dumps(doc, indent=2) + "\n"
+    return json_text(doc)
 
 
 def _color() -> bool:

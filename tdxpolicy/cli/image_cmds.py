@@ -68,7 +68,8 @@ ModuleOpt = Annotated[
     typer.Option("--module", metavar="BIN",
                  help="Treat PATH as a bare .sigstruct and read the module pages from BIN."),
 ]
-OutOpt = Annotated[Path, typer.Option("-o", "--output", metavar="OUT", help="Output image file.")]
+OutOpt = Annotated[Path, typer.Option("-o", "--output", metavar="OUT",
+                                      help="Output image file ('-': standard output).")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")]
 
 
@@ -86,9 +87,9 @@ def _emit(text: str) -> None:
 
 
 def _json(doc: Any) -> str:
-    import json
+    from . import json_text
 
-    return json.dumps(doc, indent=2) + "\n"
+    return json_text(doc)
 
 
 @image_app.command("inspect")
@@ -146,6 +147,29 @@ def verify_cmd(
     return ExitCode.OK if is_valid(checks) else ExitCode.DENIED
 
 
+def _check_output(out: Path, fmt: OutputFormat) -> None:
+    """Refuse an output the image cannot go to, before any work: a directory, or standard
+    output when it carries the JSON report or is a terminal."""
+    from ..errors import InputError
+    from ..model import Location
+
+    if str(out) == "-":
+        if fmt is OutputFormat.json:
+            raise InputError.at("-o -: standard output carries the JSON report with --format "
+                                "json; write the image to a file", code="usage")
+        try:
+            tty = sys.stdout.isatty()
+        except (AttributeError, ValueError):
+            tty = False
+        if tty:
+            raise InputError.at("-o -: standard output is a terminal; redirect it to a file or "
+                                "a pipe for the binary image", code="usage")
+    elif out.is_dir():
+        raise InputError.at(
+            "this is a directory; give the name of the image file to write, e.g. "
+            f"{out / 'tdx_module.bin'}", Location(str(out)), code="output-is-directory")
+
+
 def _write(out: Path, data: bytes, force: bool, fmt: OutputFormat, what: str) -> int:
     from ..image.convert import write_new_file
     from ..image.identity import identify
@@ -153,15 +177,33 @@ def _write(out: Path, data: bytes, force: bool, fmt: OutputFormat, what: str) ->
     from ..image.render import image_document
     from ..image.verify import verify
 
-    write_new_file(out, data, force=force)
-    image = read_image(data, str(out))
+    to_stdout = str(out) == "-"
+    if to_stdout:
+        # The image is the output; the one-line report goes to stderr (text only, see
+        # _check_output).
+        binary = getattr(sys.stdout, "buffer", None)
+        if binary is None:  # a text-only stream put in place by an embedding program
+            from ..errors import InputError
+
+            raise InputError("-o -: standard output takes no binary data here", code="usage")
+        sys.stdout.flush()
+        binary.write(data)
+        binary.flush()
+    else:
+        write_new_file(out, data, force=force)
+    name = "<stdout>" if to_stdout else str(out)
+    image = read_image(data, name)
     ident = identify(image.sigstruct.seamhash_hex, load_policy(None, False))
     if fmt is OutputFormat.json:
         checks = verify(image, trusted_key_hashes=_trusted())
         _emit(_json(image_document(image, ident, checks)))
     else:
         who = "unknown release" if ident.version is None else str(ident.version)
-        _emit(f"wrote {out}: {what}, format {image.format_label}, {len(data)} bytes ({who})\n")
+        line = f"wrote {name}: {what}, format {image.format_label}, {len(data)} bytes ({who})\n"
+        if to_stdout:
+            sys.stderr.write(line)
+        else:
+            _emit(line)
     return ExitCode.OK
 
 
@@ -183,6 +225,7 @@ def convert_cmd(
     and after; written atomically, never over an existing file without --force."""
     from ..image.convert import convert
 
+    _check_output(output, format)
     image = _load(path, None)
     data, _ = convert(image, _format(to), str(output), trusted_key_hashes=_trusted())
     return _write(output, data, force, format, f"converted from {image.format_label}")
@@ -202,6 +245,7 @@ def join_cmd(
     from ..image.convert import join
     from ..image.reader import read_file_limited
 
+    _check_output(output, format)
     mod = read_file_limited(module)
     sig = read_file_limited(sigstruct)
     data, _ = join(mod, sig, _format(to), str(module), str(sigstruct), str(output),

@@ -163,8 +163,10 @@ def _color() -> bool:
 
 def _json(doc: Any) -> str:
     from ..render.json_out import dumps
+    from ..render.safe_text import ascii_json, is_utf
 
-    return dumps(doc) + "\n"
+    text = dumps(doc)
+    return (text if is_utf(sys.stdout) else ascii_json(text)) + "\n"
 
 
 def _decide_with_images(

@@ -262,6 +262,11 @@ class _Reader:
         try:
             data = self.io.read_bytes(path, limit)
         except OSError as e:
+            if e.errno == errno.ENXIO and not self.io.is_regular(path):
+                # ENXIO means "module lost" only from the kernel's own attribute, a regular
+                # file; opening a socket planted in its place fails the same way.
+                raise _fail(path, f"cannot read {what}: {NOT_AN_ATTRIBUTE}",
+                            "bad-host-data") from None
             raise _read_error(path, e, what) from None
         if len(data) > limit:
             raise _fail(
@@ -298,6 +303,10 @@ class _Reader:
                 "bad-host-data",
             )
         return int(text)
+
+
+NOT_AN_ATTRIBUTE = ("it is not a regular file (a socket, FIFO, device or symbolic link), which no "
+                    "kernel attribute is; check --sysfs-root and who changed this directory")
 
 
 def _read_error(path: Path, e: OSError, what: str) -> HostError:

@@ -341,7 +341,9 @@ def _read_back(io: SysfsIO, before: ProbeResult, rb: _Readback) -> None:
         raw = io.read_bytes(iface.version_path, 64).decode("ascii", "replace").strip()
         rb.version = parse_version(raw)
     except OSError as e:
-        if e.errno == errno.ENXIO:
+        # Only the kernel's attribute (a regular file) failing with ENXIO means the module
+        # is gone; a special file planted in its place fails the same way (probe.py agrees).
+        if e.errno == errno.ENXIO and io.is_regular(iface.version_path):
             rb.module_lost = True
         rb.version_error = _errno_text(e)
     except VersionError as e:

@@ -601,8 +601,11 @@ def read_pair(module: bytes, sigstruct: bytes, sigstruct_path: str, module_path:
 
 
 def read_file_limited(path: Path, limit: int = MAX_IMAGE_BYTES) -> bytes:
-    """Read a file, refusing (before reading it whole) one larger than ``limit``."""
+    """Read a file, refusing (before reading it whole) one larger than ``limit``; ``-`` reads
+    standard input (named ``<stdin>`` in messages)."""
     shown = str(path)
+    if shown == "-":
+        return _read_stdin_limited(limit)
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer; then only regular files
         # are read (a FIFO, socket or device is never an image and could block or not end).
@@ -642,14 +645,41 @@ def read_file_limited(path: Path, limit: int = MAX_IMAGE_BYTES) -> bytes:
     return data
 
 
+def _read_stdin_limited(limit: int) -> bytes:
+    import sys
+
+    stream = getattr(sys.stdin, "buffer", None)
+    try:
+        if stream is not None:
+            data: bytes = stream.read(limit + 1)
+        else:  # a text stream put in place by a test or an embedding program
+            data = (sys.stdin.read(limit + 1) if sys.stdin is not None else "").encode(
+                "utf-8", "surrogateescape")
+    except OSError as e:
+        raise InputError.at(f"cannot read: {e.strerror or e}", Location("<stdin>"),
+                            code="unreadable") from None
+    if len(data) > limit:
+        raise InputError.at(
+            f"standard input is larger than {limit} bytes; not a TDX module image",
+            _where("<stdin>", 0), code="image-too-large")
+    return data
+
+
 def load_image(path: Path) -> Image:
-    return read_image(read_file_limited(path), str(path))
+    return read_image(read_file_limited(path), _display(path))
 
 
 def load_pair(module_path: Path, sigstruct_path: Path) -> Image:
+    if str(module_path) == str(sigstruct_path) == "-":
+        raise InputError.at("the module and its sigstruct cannot both come from standard input",
+                            Location("<stdin>"), code="usage")
     return read_pair(
         read_file_limited(module_path),
         read_file_limited(sigstruct_path),
-        str(sigstruct_path),
-        str(module_path),
+        _display(sigstruct_path),
+        _display(module_path),
     )
+
+
+def _display(path: Path) -> str:
+    return "<stdin>" if str(path) == "-" else str(path)

@@ -11,7 +11,6 @@ docs/cli.md#contract; keys are only ever added, never renamed. Additive keys bey
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from enum import Enum
 from typing import Any, Mapping
 
@@ -183,7 +182,8 @@ def list_json(
 
 
 def dumps(doc: Any, *, pretty: bool = True) -> str:
-    """Serialize a document: indented for a person at a terminal, compact for JSON Lines."""
-    if pretty:
-        return json.dumps(doc, indent=2, ensure_ascii=False, default=str)
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=str)
+    """Serialize a document: indented for a person at a terminal, compact for JSON Lines.
+    Always valid Unicode: a name that was not UTF-8 is written escaped (render.safe_text)."""
+    from .safe_text import dumps as safe_dumps
+
+    return safe_dumps(doc, indent=2 if pretty else None, compact=not pretty, default=str)

@@ -23,6 +23,7 @@ from urllib.parse import quote
 from ..audit.findings import RULES, Finding, RuleInfo, fingerprint
 from ..audit.run import AuditReport
 from ..model import Location
+from .safe_text import os_bytes
 
 __all__ = ["to_sarif", "SARIF_SCHEMA_URI", "FINGERPRINT_KEY"]
 
@@ -35,7 +36,8 @@ _INDEX = {r.id: i for i, r in enumerate(RULES)}
 
 def _artifact(file: str, embedded: frozenset[str]) -> dict[str, Any]:
     path = file.replace("\\", "/")
-    uri = quote(path, safe="/:@-._~")
+    # Percent-encoded bytes: a name that is not valid UTF-8 keeps its own bytes (%FF).
+    uri = quote(os_bytes(path), safe="/:@-._~")
     out: dict[str, Any] = {"uri": uri}
     if file in embedded:
         out["uriBaseId"] = EMBEDDED

@@ -77,10 +77,38 @@ def _unsupported(path: Path) -> InputError:
     )
 
 
+#: The name that means standard input (``--policy -``, ``lint -``), and how errors name it.
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+
+
+def read_stdin_limited(limit: int, what: str) -> bytes:
+    """All of standard input, refusing (before reading more) input larger than ``limit``."""
+    import sys
+
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream put in place by a test or an embedding program
+        text = sys.stdin.read(limit + 1) if sys.stdin is not None else ""
+        data = text.encode("utf-8", "surrogateescape")
+    else:
+        try:
+            data = stream.read(limit + 1)
+        except OSError as e:
+            raise _unreadable(Path(STDIN_NAME), e) from None
+    if len(data) > limit:
+        raise InputError.at(
+            f"standard input is larger than {limit // (1024 * 1024)} MiB; {what} may be at most "
+            "that (is this the right input?)", Location(STDIN_NAME), code="input-too-large")
+    return data
+
+
 def load_document(path: Path) -> PolicyDocument:
-    """Read and parse one file of any known kind."""
+    """Read and parse one file of any known kind (``-``: standard input)."""
     from .document import MAX_DOCUMENT_BYTES, read_document
 
+    if str(path) == STDIN:
+        data = read_stdin_limited(max(MAX_SOURCE_BYTES, MAX_DOCUMENT_BYTES), "a policy source")
+        return _parse_source(Path(STDIN_NAME), data)
     try:
         st = path.stat()
         if not stat.S_ISREG(st.st_mode):
@@ -97,6 +125,12 @@ def load_document(path: Path) -> PolicyDocument:
         data = path.read_bytes()
     except OSError as e:
         raise _unreadable(path, e) from None
+    return _parse_source(path, data)
+
+
+def _parse_source(path: Path, data: bytes) -> PolicyDocument:
+    from .document import read_document
+
     name = str(path)
     # The whole sniffing window, not only the 4 KiB a directory walk reads: Intel's README
     # puts its table ~5 KiB in, and a named file must not be refused for where its table is.
@@ -138,7 +172,9 @@ def _expand(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
     out: list[tuple[Path, bool]] = []
     for p in paths:
         p = Path(p)
-        if p.is_dir():
+        if str(p) == STDIN:
+            out.append((p, True))
+        elif p.is_dir():
             if not os.access(p, os.R_OK | os.X_OK):
                 raise InputError.at(
                     f"cannot read directory {p}: permission denied", Location(str(p)), code="unreadable"
