@@ -40,7 +40,7 @@ from ..verdict import Check, Result, Verdict, denies
 if TYPE_CHECKING:
     from ..host.preflight import Preflight
 
-__all__ = ["junit_verdicts", "junit_preflight", "junit_fleet", "xml_safe"]
+__all__ = ["junit_verdicts", "junit_preflight", "junit_fleet", "xml_safe", "case_names"]
 
 # Characters XML 1.0 does not allow (its `Char` production), plus U+FFFE/U+FFFF.
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -114,6 +114,18 @@ class _Suite:
             self.el.set(k, str(v))
 
 
+def case_names(codes: Sequence[str]) -> list[str]:
+    """Test case names: the check codes, a repeated one numbered from its second time on
+    (``policy-fresh``, ``policy-fresh[2]``: one check per policy document), so every case of a
+    suite has its own name and the first keeps the bare code across runs."""
+    seen: dict[str, int] = {}
+    out = []
+    for code in codes:
+        n = seen[code] = seen.get(code, 0) + 1
+        out.append(code if n == 1 else f"{code}[{n}]")
+    return out
+
+
 def _details(check: Check) -> str:
     lines = [f"{check.code}: {check.result.value}: {check.message}"]
     src = check.source
@@ -134,16 +146,16 @@ def _verdict_suite(root: ET.Element, v: Verdict, prefix: str, hostname: str | No
         ("from", running), ("to", v.to_version.text), ("kind", kind),
         ("allowed", "true" if v.allowed else "false"), ("strict", "true" if v.strict else "false"),
     ))
-    for c in v.checks:
+    for c, case_name in zip(v.checks, case_names([c.code for c in v.checks])):
         details = _details(c)
         if c.result is Result.UNKNOWN:
-            suite.case(c.code, error=("unknown", c.message, details))
+            suite.case(case_name, error=("unknown", c.message, details))
         elif denies(c.result, v.strict):  # fail; warn under --strict
-            suite.case(c.code, failure=(c.result.value, c.message, details))
+            suite.case(case_name, failure=(c.result.value, c.message, details))
         elif c.result is Result.WARN:
-            suite.case(c.code, out=details)
+            suite.case(case_name, out=details)
         else:
-            suite.case(c.code)
+            suite.case(case_name)
     suite.close()
     return suite
 
@@ -245,19 +257,21 @@ def junit_fleet(
         checks = row.get("checks")
         if isinstance(checks, list):
             strict = bool(row.get("strict", False))
-            for doc in checks:
-                c = _check_from_json(doc) if isinstance(doc, Mapping) else None
+            parsed = [_check_from_json(doc) if isinstance(doc, Mapping) else None
+                      for doc in checks]
+            names = case_names([c.code if c is not None else "check" for c in parsed])
+            for c, case_name, doc in zip(parsed, names, checks):
                 if c is None:
-                    suite.case("check", error=("invalid-input", "a check without code/result",
-                                               str(doc)))
+                    suite.case(case_name, error=("invalid-input", "a check without code/result",
+                                                 str(doc)))
                 elif c.result is Result.UNKNOWN:
-                    suite.case(c.code, error=("unknown", c.message, c.message))
+                    suite.case(case_name, error=("unknown", c.message, c.message))
                 elif denies(c.result, strict):
-                    suite.case(c.code, failure=(c.result.value, c.message, c.message))
+                    suite.case(case_name, failure=(c.result.value, c.message, c.message))
                 elif c.result is Result.WARN:
-                    suite.case(c.code, out=c.message)
+                    suite.case(case_name, out=c.message)
                 else:
-                    suite.case(c.code)
+                    suite.case(case_name)
             suite.close()
             continue
         failed, unknown = _codes(row.get("failed")), set(_codes(row.get("unknown")))
