@@ -770,3 +770,42 @@ def test_ansible_fact_script(tmp_path: Path) -> None:
     fake.write_text("#!/bin/sh\necho 'Traceback' >&2\nexit 2\n")
     p = subprocess.run([str(script)], capture_output=True, text=True, env=env)
     assert p.returncode == 0 and json.loads(p.stdout) == {"exit_code": 2, "probe_error": None}
+
+
+# --- docs/exporters.md shows real output --------------------------------------------------------
+
+
+def test_docs_nfd_examples_are_real_output(tmp_path: Path,
+                                           catalogue: tdxpolicy.Catalogue) -> None:
+    doc = (REPO / "docs" / "exporters.md").read_text()
+    blocks = re.findall(r"```text\n(# tdxpolicy: TDX module.*?)```", doc, re.S)
+    assert len(blocks) == 2
+    options = MoveOptions(today=NOW.date())
+    expires = NOW + dt.timedelta(hours=1)
+    result = sim_probe(tmp_path)
+    chosen = tdxpolicy.select(catalogue, result.facts, options)
+    assert blocks[0] == nfd.nfd_features(probe=result, select=chosen, expires=expires)
+    facts = HostFacts(module_version=parse_version("1.5.16"),
+                      seamldr_version=parse_version("2.0.00"), cpuid=(0x806F8,),
+                      num_remaining_updates=5)
+    v = tdxpolicy.decide(catalogue, facts, parse_version("1.5.08"), options)
+    assert blocks[1] == nfd.nfd_features(facts=facts, verdicts=[v], expires=expires)
+
+
+def test_docs_list_every_metric_family() -> None:
+    doc = (REPO / "docs" / "exporters.md").read_text()
+    for name in FAMILY_NAMES:
+        assert f"| `{name}` |" in doc
+
+
+def test_docs_list_every_nfd_label(tmp_path: Path, catalogue: tdxpolicy.Catalogue) -> None:
+    doc = (REPO / "docs" / "exporters.md").read_text()
+    facts = HostFacts(module_version=parse_version("1.5.16"))
+    v = tdxpolicy.decide(catalogue, facts, parse_version("1.5.08"), MoveOptions())
+    labels = short(read_nfd(nfd.nfd_features(probe=sim_probe(tmp_path), facts=facts,
+                                             verdicts=[v], expires=EXPIRES)))
+    names = {"blocked.<check-code>" if k.startswith("blocked.") else k for k in labels}
+    assert names == {"version", "seamldr", "remaining-updates", "update-interface",
+                     "update-allowed", "update-target", "blocked.<check-code>"}
+    for name in names:
+        assert f"| `tdx-module.{name}` |" in doc
