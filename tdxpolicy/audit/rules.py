@@ -451,6 +451,12 @@ def unknown_version_ref(ctx: AuditContext) -> list[Finding]:
     return out
 
 
+# The usual cause is a list meant as alternatives (`update from 1.5.01, 1.5.05`); the hint was
+# lint's (`verset-empty`) before lint became the audit's document rules.
+_CONTRADICT = ("its clauses contradict each other (clauses joined by ',' must all hold; "
+               "write one statement per alternative)")
+
+
 def never_matches(ctx: AuditContext) -> list[Finding]:
     """Rules that admit nothing they could apply to (docs/domain.md#same-series: updates
     and rollbacks stay inside a series; policy-format.md: `update from` governs upgrades and
@@ -464,8 +470,7 @@ def never_matches(ctx: AuditContext) -> list[Finding]:
             if not span:
                 out.append(_finding(
                     "never-matches",
-                    f"'{word} {rule.versions}' can never match: its clauses contradict each "
-                    f"other",
+                    f"'{word} {rule.versions}' can never match: {_CONTRADICT}",
                     [rule.source], subject, keys,
                 ))
             continue
@@ -478,7 +483,7 @@ def never_matches(ctx: AuditContext) -> list[Finding]:
                 f"{target.series_text}.x version not newer than {target}")
         if span & dom:
             continue
-        why = ("its clauses contradict each other" if not span
+        why = (_CONTRADICT if not span
                else f"{what}, and none satisfies '{rule.versions}'")
         out.append(_finding(
             "never-matches",
@@ -927,8 +932,8 @@ RULES: tuple[RuleInfo, ...] = (
         "minimum of its own line, so such an entry is usually a typo and never applies.",
         "Correct the version (Intel's mapping_file.json `min_seamldr_versions` lists the "
         "lines), or remove it.",
-        "docs/domain.md#seamldr: the running P-SEAMLDR must be at least the release's minimum "
-        "for its line.",
+        "docs/domain.md#seamldr: the running P-SEAMLDR must have the `major.minor` of one of "
+        "the release's minimums and at least its update number.",
         check=seamldr_unknown_line,
     ),
     RuleInfo(
@@ -942,7 +947,8 @@ RULES: tuple[RuleInfo, ...] = (
         "sets, so nothing changes, but a duplicate is often a typo for a platform that is "
         "now missing.",
         "Remove the duplicate, and check that every platform the release supports is listed.",
-        "docs/domain.md#cpu: the host's CPUID must be one of the release's platforms.",
+        "docs/domain.md#cpu: every CPU package's CPUID (stepping cleared) must be one of the "
+        "release's platforms.",
         check=platforms_duplicate,
     ),
 )
