@@ -63,7 +63,7 @@ def _annotation(f: Finding, embedded: frozenset[str]) -> str:
                 props.append(("line", str(loc.line)))
                 if loc.column is not None:
                     props.append(("col", str(loc.column)))
-            else:
+            elif loc.offset is not None or loc.path is not None:
                 message = f"{_where(loc)}: {message}"
     props.append(("title", f.rule))
     shown = ",".join(f"{k}={escape_property(v)}" for k, v in props)
