@@ -1,5 +1,5 @@
-"""`tdxpolicy audit`: exit codes (0 clean, 1 findings, 2 unreadable input), formats, and the
-real Intel data (skipped when ../shared/intel is absent)."""
+"""`tdxpolicy audit`: exit codes (0 clean or below --fail-on, 1 findings at or above it, 2
+unreadable input), formats, and the real Intel data (skipped when ../shared/intel is absent)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_clean_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_findings_exit_1_text(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--no-default-policy", "--policy", str(CLEAN), "--today",
-                       "2026-11-27")
+                       "2026-11-27", "--fail-on", "warning")
     assert code == 1
     lines = out.splitlines()
     assert lines[0].endswith(
@@ -46,7 +46,7 @@ def test_findings_exit_1_text(capsys: pytest.CaptureFixture[str]) -> None:
 def test_json_output_validates(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--no-default-policy", "--policy", str(CASES / "never-matches--trigger"),
                        "--format", "json", "--today", "2026-11-26")
-    assert code == 1
+    assert code == 0  # warnings only: they do not fail by default (--fail-on error)
     doc = json.loads(out)
     jsonschema.Draft202012Validator(json.loads(schema_path("audit.schema.json").read_text())).validate(doc)
     assert "never-matches" in {f["rule"] for f in doc["findings"]}
@@ -63,7 +63,7 @@ def test_sarif_output_validates(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_default_catalogue_alone_has_the_known_gaps(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--format", "json", "--today", "2026-11-26")
-    assert code == 1
+    assert code == 0  # warnings only
     rules = [(f["rule"], f["subject"]) for f in json.loads(out)["findings"]]
     assert ("no-published-mrseam", "2.0.05") in rules
     assert ("no-update-policy", "1.5.28") in rules
@@ -126,7 +126,9 @@ def test_real_intel_data(capsys: pytest.CaptureFixture[str], intel_dir: Path) ->
     (docs/domain.md#intel-data) are found, and nothing else."""
     code, out, _ = run(capsys, "--policy", str(intel_dir), "--images", str(intel_dir / "blobs"),
                        "--format", "json", "--today", "2026-11-26")
-    assert code == 1
+    # Intel's own data has warnings only (its known gaps): by default they do not fail a
+    # pipeline; `--fail-on warning` makes them fail (test_fail_on_matrix_on_real_data).
+    assert code == 0
     doc = json.loads(out)
     jsonschema.Draft202012Validator(json.loads(schema_path("audit.schema.json").read_text())).validate(doc)
     got = sorted((f["rule"], f["subject"]) for f in doc["findings"])
@@ -145,7 +147,7 @@ def test_real_intel_data(capsys: pytest.CaptureFixture[str], intel_dir: Path) ->
 def test_real_intel_data_sarif(capsys: pytest.CaptureFixture[str], intel_dir: Path) -> None:
     code, out, _ = run(capsys, "--no-default-policy", "--policy", str(intel_dir), "--images",
                        str(intel_dir / "blobs"), "--format", "sarif", "--today", "2026-11-26")
-    assert code == 1
+    assert code == 0
     log = json.loads(out)
     jsonschema.Draft7Validator(json.loads(SARIF_SCHEMA.read_text())).validate(log)
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]

@@ -271,6 +271,7 @@ def test_show_with_site_document(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_lint_findings_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """lint is the audit's document rules: their ids and messages, sorted by place."""
     doc = tmp_path / "site.tdxpolicy"
     doc.write_text(
         "format 1\nissued 2020-01-01\nexpires 2021-01-01\n"
@@ -281,13 +282,16 @@ def test_lint_findings_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert out.splitlines() == [
         f"{doc}:3:1: warning: document expired on 2021-01-01 (today is "
         + __import__("datetime").date.today().isoformat()
-        + "): every verdict that uses it warns (policy-fresh); renew it [expired]",
-        f"{doc}:7:3: warning: release 1.5.16: 'update from == 1.5.01, == 1.5.05' admits no version "
-        "at all (clauses joined by ',' must all hold; write one statement per alternative) [verset-empty]",
+        + "): verdicts that use it warn (policy-fresh) and fail under --strict; review it and "
+        "issue it again with a new expires date [stale-document]",
         f"{doc}:5:3: warning: release 1.5.16: seamldr 3.1.00 is not a known P-SEAMLDR line "
         "(known: 1.5, 2.0) [seamldr-unknown-line]",
-        f"{doc}:6:3: warning: release 1.5.16: 'update from >= 1.5.20' admits no 1.5 version up to "
-        "1.5.16, so nothing can update into it by this rule [update-rule-dead]",
+        f"{doc}:6:3: warning: 'update from >= 1.5.20' of release 1.5.16 can never match: a "
+        "runtime update into 1.5.16 comes from a running 1.5.x version not newer than 1.5.16, "
+        "and none satisfies '>= 1.5.20' [never-matches]",
+        f"{doc}:7:3: warning: 'update from == 1.5.01, == 1.5.05' of release 1.5.16 can never "
+        "match: its clauses contradict each other (clauses joined by ',' must all hold; write "
+        "one statement per alternative) [never-matches]",
     ]
     assert err == "1 document(s), 1 release block(s): 4 finding(s)\n"
 
@@ -298,7 +302,12 @@ def test_lint_conflict_with_embedded_is_a_finding(tmp_path: Path, capsys: pytest
     assert main(["lint", str(doc), "--format", "json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert list(_validator("lint").iter_errors(data)) == []
-    assert [f["code"] for f in data["findings"]] == ["conflict", "conflict"]
+    # one finding naming both places, located in the linted document (not the embedded one)
+    assert [(f["code"], f["severity"], f["source"]["line"]) for f in data["findings"]] == [
+        ("source-disagreement", "error", 4)]
+    assert data["findings"][0]["message"] == (
+        f"release 1.5.16: sources disagree on svn: 1.11 at tdx_module_1.5.16.tdxpolicy:14:5; "
+        f"1.10 at {doc}:4:3")
     assert main(["lint", str(doc), "--no-default-policy"]) == 0
 
 

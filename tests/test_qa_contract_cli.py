@@ -307,7 +307,9 @@ TABLE: list[tuple[str, str, int]] = [
     ("update-no-image", "update --dry-run " + HOST, 2),
     ("update-timeout-zero", UPD + " --dry-run --timeout 0", 2),
     # audit
-    ("audit-findings", "audit --today {today}", 1),
+    # the embedded catalogue has warnings only (Intel's known gaps): they fail only when asked
+    ("audit-findings", "audit --today {today} --fail-on warning", 1),
+    ("audit-warnings-do-not-fail", "audit --today {today}", 0),
     ("audit-clean-images", "audit --no-default-policy --today {today}", 0),
     ("audit-bad-today", "audit --today yesterday", 2),
     ("audit-missing-policy", "audit --policy {missing} --today {today}", 2),

@@ -18,7 +18,7 @@ from factories import block, document
 
 from tdxpolicy.audit import run_audit
 from tdxpolicy.audit.intervals import span_of
-from tdxpolicy.audit.rules import ALL_RULES
+from tdxpolicy.audit.rules import RULES
 from tdxpolicy.lint import lint_documents, verset_is_empty
 from tdxpolicy.version import (
     Clause,
@@ -152,7 +152,7 @@ def test_audit_scales() -> None:
     """Every rule of the audit but one over rules of n distinct clauses. Left out:
     unknown-version-ref, one finding per clause naming an unknown version, each quoting its
     whole rule: that output is n clauses long n times over, whatever the algorithm."""
-    rules = [rule_id for rule_id, _fn in ALL_RULES if rule_id != "unknown-version-ref"]
+    rules = [r.id for r in RULES if r.id != "unknown-version-ref"]
 
     def make(n: int) -> Callable[[], object]:
         holes = ", ".join(f"!= 1.5.{k:02d}" for k in range(4, n + 4))

@@ -1,10 +1,13 @@
-"""The audit rules: pure functions from documents and images to findings.
+"""The rules of ``audit`` and ``lint``: pure functions from documents and images to findings,
+and :data:`RULES`, the one table of them.
 
 The audit works on :class:`~tdxpolicy.model.PolicyDocument` values *before* merging, because
 its job is to compare sources that may disagree (merging refuses them). Every rule is a
 function ``rule(ctx) -> list[Finding]`` over an :class:`AuditContext`; none reads files, the
 clock or the host (the CLI loads, and passes "today"). Each rule cites the domain rule it rests
-on; :data:`tdxpolicy.audit.findings.RULES` holds the descriptions shown to users.
+on; its row in :data:`RULES` holds the descriptions shown to users, its severity, its scope
+and the function. ``lint`` is the audit restricted to the rules of scope ``document``
+(:data:`DOCUMENT_RULE_IDS`).
 """
 
 from __future__ import annotations
@@ -26,11 +29,12 @@ from ..model import (
     Svn,
 )
 from ..version import Op, Version
-from .findings import Finding, Severity, rule_info
+from .findings import Finding, RuleInfo, Scope, Severity
 from .images import AuditImage, name_version
 from .intervals import Span, rollback_domain, span_of, update_domain
 
-__all__ = ["AuditContext", "ALL_RULES", "RuleFn"]
+__all__ = ["AuditContext", "RULES", "RULE_IDS", "DOCUMENT_RULE_IDS", "RuleFn", "rule_info",
+           "KNOWN_SEAMLDR_SERIES"]
 
 
 # --- shared views of the inputs --------------------------------------------------------------
@@ -447,6 +451,12 @@ def unknown_version_ref(ctx: AuditContext) -> list[Finding]:
     return out
 
 
+# The usual cause is a list meant as alternatives (`update from 1.5.01, 1.5.05`); the hint was
+# lint's (`verset-empty`) before lint became the audit's document rules.
+_CONTRADICT = ("its clauses contradict each other (clauses joined by ',' must all hold; "
+               "write one statement per alternative)")
+
+
 def never_matches(ctx: AuditContext) -> list[Finding]:
     """Rules that admit nothing they could apply to (docs/domain.md#same-series: updates
     and rollbacks stay inside a series; policy-format.md: `update from` governs upgrades and
@@ -460,8 +470,7 @@ def never_matches(ctx: AuditContext) -> list[Finding]:
             if not span:
                 out.append(_finding(
                     "never-matches",
-                    f"'{word} {rule.versions}' can never match: its clauses contradict each "
-                    f"other",
+                    f"'{word} {rule.versions}' can never match: {_CONTRADICT}",
                     [rule.source], subject, keys,
                 ))
             continue
@@ -474,7 +483,7 @@ def never_matches(ctx: AuditContext) -> list[Finding]:
                 f"{target.series_text}.x version not newer than {target}")
         if span & dom:
             continue
-        why = ("its clauses contradict each other" if not span
+        why = (_CONTRADICT if not span
                else f"{what}, and none satisfies '{rule.versions}'")
         out.append(_finding(
             "never-matches",
@@ -658,16 +667,297 @@ def image_mismatch(ctx: AuditContext) -> list[Finding]:
     return out
 
 
-ALL_RULES: tuple[tuple[str, RuleFn], ...] = (
-    ("no-update-policy", no_update_policy),
-    ("no-published-mrseam", no_published_mrseam),
-    ("source-disagreement", source_disagreement),
-    ("svn-decrease", svn_decrease),
-    ("features-lost", features_lost),
-    ("unknown-version-ref", unknown_version_ref),
-    ("never-matches", never_matches),
-    ("unreachable-release", unreachable_release),
-    ("stale-document", stale_document),
-    ("image-invalid", image_invalid),
-    ("image-mismatch", image_mismatch),
+#: P-SEAMLDR lines Intel has published (mapping_file.json ``min_seamldr_versions``).
+KNOWN_SEAMLDR_SERIES = ((1, 5), (2, 0))
+
+
+def no_expiry(ctx: AuditContext) -> list[Finding]:
+    """A policy document with release blocks and no `expires` date never goes stale
+    (policy-format.md, Document statements: `expires DATE`). Intel's sources carry no
+    ``format`` statement and are not policy documents in this sense."""
+    out: list[Finding] = []
+    for doc in ctx.documents:
+        meta = doc.meta
+        if meta.expires is None and doc.releases and meta.format is not None:
+            out.append(_finding(
+                "no-expiry",
+                "document has no 'expires' date, so it never goes stale; add 'expires DATE'",
+                [meta.format.source],
+                doc.file,
+            ))
+    return out
+
+
+def seamldr_unknown_line(ctx: AuditContext) -> list[Finding]:
+    """A `seamldr` minimum on a P-SEAMLDR line Intel has not published can never be met by a
+    real loader (docs/domain.md#seamldr: the check compares within the loader's line)."""
+    known = ", ".join(f"{a}.{b}" for a, b in KNOWN_SEAMLDR_SERIES)
+    out: list[Finding] = []
+    for doc in ctx.documents:
+        for b in doc.releases:
+            fact = b.facts.seamldr
+            if fact is None:
+                continue
+            for line in fact.value:
+                if line.series in KNOWN_SEAMLDR_SERIES:
+                    continue
+                out.append(_finding(
+                    "seamldr-unknown-line",
+                    f"release {b.version}: seamldr {line} is not a known P-SEAMLDR line "
+                    f"(known: {known})",
+                    [fact.source],
+                    b.version.canonical,
+                    (str(line),),
+                ))
+    return out
+
+
+def platforms_duplicate(ctx: AuditContext) -> list[Finding]:
+    """A platform listed twice in one `platforms` fact: harmless to the CPU check
+    (docs/domain.md#cpu compares sets) but usually a typo for another platform."""
+    out: list[Finding] = []
+    for doc in ctx.documents:
+        for b in doc.releases:
+            fact = b.facts.platforms
+            if fact is not None and len(set(fact.value)) != len(fact.value):
+                out.append(_finding(
+                    "platforms-duplicate",
+                    f"release {b.version}: a platform is listed twice",
+                    [fact.source],
+                    b.version.canonical,
+                ))
+    return out
+
+
+# --- the rule table ---------------------------------------------------------------------------
+#
+# Order is the SARIF ``ruleIndex``: new rules go at the end, so existing indexes stay stable.
+
+RULES: tuple[RuleInfo, ...] = (
+    RuleInfo(
+        "no-update-policy",
+        "NoUpdatePolicy",
+        Severity.WARNING,
+        Scope.CATALOGUE,
+        "2.0",
+        "Release has a published MRSEAM but no update policy.",
+        "Intel published the release (its MRSEAM is in the release table) but no source gives "
+        "it an `update from` rule, so no running module may be updated into it at runtime.",
+        "Add the release's update policy (Intel's mapping_file.json entry, or an `update from` "
+        "line in a policy document) once Intel publishes it; until then the release can only "
+        "be loaded at boot.",
+        "policy-format.md, 'Meaning of a missing fact': a release with no `update from` rule "
+        "cannot be updated into at runtime; docs/domain.md#known-gaps.",
+        check=no_update_policy,
+    ),
+    RuleInfo(
+        "no-published-mrseam",
+        "NoPublishedMrseam",
+        Severity.WARNING,
+        Scope.CATALOGUE,
+        "5.0",
+        "Release has an image or update policy but no published MRSEAM.",
+        "A release that can be installed (an update policy or an image exists) has no MRSEAM "
+        "in any source, so the measurement of the module cannot be checked against Intel's "
+        "published table and remote attestation verifiers will not recognise it.",
+        "Check the image's seamhash against a trusted source before using it; add the MRSEAM "
+        "to a policy document (`mrseam 0x...`) once Intel publishes it.",
+        "docs/domain.md#sigstruct: seamhash = SHA-384 of the module pages = the published "
+        "MRSEAM; #known-gaps: 2.0.05 has an image and a mapping entry but no MRSEAM row.",
+        check=no_published_mrseam,
+    ),
+    RuleInfo(
+        "source-disagreement",
+        "SourceDisagreement",
+        Severity.ERROR,
+        Scope.DOCUMENT,
+        "7.0",
+        "Sources state different values for the same fact of a release.",
+        "Two sources (Intel's mapping JSON, Intel's README table, the MRSEAM table, policy "
+        "documents, images) give a release different facts (SVN, platforms, P-SEAMLDR lines, "
+        "MRSEAM/seamhash, TDX_FEATURES0, handoff, ...) or admit different running versions in "
+        "their update rules. Merging refuses such documents; the audit names every place.",
+        "Find out which source is right and correct or remove the other declaration.",
+        "policy-format.md, 'Merging': a fact declared in several places must have the same "
+        "value everywhere; docs/domain.md#update-rule.",
+        check=source_disagreement,
+    ),
+    RuleInfo(
+        "svn-decrease",
+        "SvnDecrease",
+        Severity.ERROR,
+        Scope.CATALOGUE,
+        "8.0",
+        "SEAM SVN decreases (or changes major) as the version increases inside a series.",
+        "P-SEAMLDR refuses an update whose SVN is lower than the running module's (EBADSIG) or "
+        "whose major SVN differs (EUNSUPPORTED), after the running module has shut down, which "
+        "kills every TD. A newer release with a lower SVN makes the upgrade from the older one "
+        "destructive.",
+        "Check the SVN declarations; never update from the older release into the newer one "
+        "at runtime.",
+        "docs/domain.md#svn: T.major == R.major else EUNSUPPORTED; T.minor >= R.minor "
+        "else EBADSIG.",
+        check=svn_decrease,
+    ),
+    RuleInfo(
+        "features-lost",
+        "FeaturesLost",
+        Severity.WARNING,
+        Scope.CATALOGUE,
+        "4.0",
+        "TDX_FEATURES0 bits are lost on an upgrade inside a series.",
+        "A runtime upgrade from the older release to the newer one removes TDX_FEATURES0 bits "
+        "that the older release reports; software that detected a feature at boot may rely on "
+        "it after the update.",
+        "Check with the hypervisor and guest owners that no feature named here is in use "
+        "before updating; prefer a path that keeps the bits.",
+        "docs/domain.md#known-gaps: `tdx_feature0` bits disappear on some 2.0.x upgrades; "
+        "#linux-interface: TDX_FEATURES0 bit 1 gates the runtime-update interface itself.",
+        check=features_lost,
+    ),
+    RuleInfo(
+        "unknown-version-ref",
+        "UnknownVersionRef",
+        Severity.WARNING,
+        Scope.CATALOGUE,
+        "3.0",
+        "A rule refers to a version that no source knows.",
+        "An `update from`, `deny from`, `rollback to` or `deny to` clause names a version that "
+        "no source declares as a release: often a typo, or a bound that does not mean what "
+        "was intended.",
+        "Correct the version, or add the release to a policy document if it exists.",
+        "docs/domain.md#unknown-running-version: a running or target version that the "
+        "catalogue does not know cannot be checked (fail closed).",
+        check=unknown_version_ref,
+    ),
+    RuleInfo(
+        "never-matches",
+        "NeverMatches",
+        Severity.WARNING,
+        Scope.DOCUMENT,
+        "3.0",
+        "A rule can never match.",
+        "The rule's clauses admit no version it could apply to: `update from` and `deny from` "
+        "apply to running versions of the same series not newer than the release, `rollback "
+        "to` to older versions of the series; clauses may contradict each other; or every "
+        "version an `update from` admits is denied by `deny from`.",
+        "Fix the version set; delete the rule if it is not needed.",
+        "docs/domain.md#same-series and #update-rule; policy-format.md, Rules (`deny from` "
+        "overrides every `update from`).",
+        check=never_matches,
+    ),
+    RuleInfo(
+        "unreachable-release",
+        "UnreachableRelease",
+        Severity.WARNING,
+        Scope.CATALOGUE,
+        "2.0",
+        "No older release can ever update into this release at runtime.",
+        "The release's update policy (and its SVN) admits no other known release of its series "
+        "although older ones exist: hosts running them need a reboot to reach it.",
+        "If the policy is intended, plan a reboot for hosts on older releases; otherwise fix "
+        "the `update from` rule.",
+        "docs/domain.md#update-rule and #svn; policy-format.md, 'Meaning of a missing "
+        "fact'.",
+        check=unreachable_release,
+    ),
+    RuleInfo(
+        "stale-document",
+        "StaleDocument",
+        Severity.WARNING,
+        Scope.DOCUMENT,
+        "4.0",
+        "A document's `expires` date has passed.",
+        "After its `expires` date a document is stale: every verdict that uses it warns "
+        "(`policy-fresh`) and fails under `--strict`.",
+        "Review the document and issue it again with a new `expires` date.",
+        "policy-format.md, Document statements: `expires DATE`.",
+        check=stale_document,
+    ),
+    RuleInfo(
+        "image-invalid",
+        "ImageInvalid",
+        Severity.ERROR,
+        Scope.IMAGE,
+        "8.0",
+        "An image does not verify.",
+        "The image fails a check the kernel or P-SEAMLDR makes (header, checksum, sigstruct "
+        "constants, signature, module hash, ...). P-SEAMLDR's checks run after the running "
+        "module has shut down: uploading it would kill every TD.",
+        "Do not use the image; obtain it again from Intel's repository.",
+        "docs/domain.md#image-formats and #sigstruct-checks.",
+        check=image_invalid,
+    ),
+    RuleInfo(
+        "image-mismatch",
+        "ImageMismatch",
+        Severity.ERROR,
+        Scope.IMAGE,
+        "7.5",
+        "An image does not match the catalogue.",
+        "The image's seamhash is the MRSEAM of no known release, its file name names another "
+        "version than its hash identifies, or its sigstruct facts (SVN, platforms, handoff, "
+        "debug) differ from what the sources say about that release. Decisions made from the "
+        "catalogue would not hold for this image.",
+        "Identify the image by its seamhash, not its file name; obtain the right image, or "
+        "correct the catalogue.",
+        "docs/domain.md#sigstruct: seamhash = SHA-384 of the module = the published MRSEAM; "
+        "docs/cli.md#commands: image facts are cross-checked against the catalogue.",
+        check=image_mismatch,
+    ),
+    RuleInfo(
+        "no-expiry",
+        "NoExpiry",
+        Severity.WARNING,
+        Scope.DOCUMENT,
+        "2.0",
+        "A policy document has no `expires` date.",
+        "A policy document that declares releases but no `expires` date never goes stale: "
+        "nothing reminds its owner to review it when Intel publishes new releases or "
+        "advisories.",
+        "Add `expires DATE` (and `issued DATE`) to the document and renew it before then.",
+        "policy-format.md, Document statements: `expires DATE`; a stale document makes "
+        "verdicts warn (`policy-fresh`).",
+        check=no_expiry,
+    ),
+    RuleInfo(
+        "seamldr-unknown-line",
+        "SeamldrUnknownLine",
+        Severity.WARNING,
+        Scope.DOCUMENT,
+        "3.0",
+        "A `seamldr` minimum names a P-SEAMLDR line Intel has not published.",
+        "The release's `seamldr` fact asks for a P-SEAMLDR version on a line (major.minor) "
+        "that Intel has not published (known: 1.5, 2.0). A loader is only compared with the "
+        "minimum of its own line, so such an entry is usually a typo and never applies.",
+        "Correct the version (Intel's mapping_file.json `min_seamldr_versions` lists the "
+        "lines), or remove it.",
+        "docs/domain.md#seamldr: the running P-SEAMLDR must have the `major.minor` of one of "
+        "the release's minimums and at least its update number.",
+        check=seamldr_unknown_line,
+    ),
+    RuleInfo(
+        "platforms-duplicate",
+        "PlatformsDuplicate",
+        Severity.WARNING,
+        Scope.DOCUMENT,
+        "1.0",
+        "A platform is listed twice in one `platforms` fact.",
+        "The same CPUID is listed twice in a release's `platforms`. The CPU check compares "
+        "sets, so nothing changes, but a duplicate is often a typo for a platform that is "
+        "now missing.",
+        "Remove the duplicate, and check that every platform the release supports is listed.",
+        "docs/domain.md#cpu: every CPU package's CPUID (stepping cleared) must be one of the "
+        "release's platforms.",
+        check=platforms_duplicate,
+    ),
 )
+
+RULE_IDS: tuple[str, ...] = tuple(r.id for r in RULES)
+#: The rules ``lint`` runs: ``audit`` restricted to what documents say.
+DOCUMENT_RULE_IDS: tuple[str, ...] = tuple(r.id for r in RULES if r.scope is Scope.DOCUMENT)
+_BY_ID = {r.id: r for r in RULES}
+
+
+def rule_info(rule_id: str) -> RuleInfo:
+    return _BY_ID[rule_id]

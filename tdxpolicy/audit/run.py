@@ -15,7 +15,7 @@ from .._value import value
 from ..model import Location, PolicyDocument
 from .findings import Finding, severity_rank
 from .images import AuditImage
-from .rules import ALL_RULES, AuditContext
+from .rules import RULES, AuditContext
 
 __all__ = ["AuditReport", "run_audit", "relativize"]
 
@@ -73,9 +73,9 @@ def run_audit(
     wanted = set(rules) if rules is not None else None
     embedded = frozenset(d.file for d in documents if d.embedded)
     findings: list[Finding] = []
-    for rule_id, fn in ALL_RULES:
-        if wanted is None or rule_id in wanted:
-            findings.extend(_user_first(f, embedded) for f in fn(ctx))
+    for rule in RULES:
+        if wanted is None or rule.id in wanted:
+            findings.extend(_user_first(f, embedded) for f in rule.check(ctx))
     return AuditReport(
         findings=tuple(sorted(findings, key=_sort_key)),
         documents=tuple(d.file for d in documents),

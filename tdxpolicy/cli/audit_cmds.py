@@ -4,19 +4,22 @@ each other (issue #6).
 Loads the documents (embedded catalogue unless ``--no-default-policy``, plus ``--policy``)
 *without merging them* (the audit compares sources that disagree), reads and verifies the
 images of ``--images``, runs :func:`tdxpolicy.audit.run_audit`, renders text, JSON
-(``audit/1``) or SARIF 2.1.0. Exit 0 clean, 1 findings, 2 unreadable input.
+(``audit/1``), SARIF 2.1.0 or GitHub workflow commands. Exit 1 when a finding is at least as
+severe as ``--fail-on`` (default ``error``: warnings alone do not fail a pipeline), else 0;
+2 for unreadable input.
 """
 
 from __future__ import annotations
 
+import re
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from . import ExitCode, app, emit_json
+from .finding_opts import AuditFormat, FailOnLevel, FailOnOpt
 from .options import NoDefaultPolicyOpt, PolicyOpt
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,12 +30,6 @@ if TYPE_CHECKING:  # pragma: no cover
 # Files taken from an --images directory (Intel publishes *.blob; converted images and
 # sigstruct/module joins are often named *.bin or *.img).
 IMAGE_SUFFIXES = (".blob", ".bin", ".img", ".image")
-
-
-class AuditFormat(str, Enum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
 
 
 def _parse_today(text: str | None) -> _dt.date:
@@ -110,6 +107,18 @@ def _under(path: Path, cwd: str) -> Path:
         return path
 
 
+def sarif_category(policy: list[Path], images: Path | None, no_default_policy: bool) -> str:
+    """The code scanning category of an audit: its inputs as named on the command line
+    (``embedded`` for the embedded catalogue, each ``--policy``, ``images=`` the image path),
+    so it is the same on every run of the same command and differs between audits of
+    different inputs. Characters other than letters, digits and ``._+=/-`` become ``_``."""
+    parts = [] if no_default_policy else ["embedded"]
+    parts += [p.as_posix() for p in policy]
+    if images is not None:
+        parts.append("images=" + images.as_posix())
+    return re.sub(r"[^A-Za-z0-9._+=/-]", "_", "+".join(parts) or "nothing")
+
+
 @app.command("audit")
 def audit_cmd(
     policy: PolicyOpt = None,
@@ -121,9 +130,10 @@ def audit_cmd(
     ] = None,
     fmt: Annotated[
         AuditFormat,
-        typer.Option("--format", help="Output format: text, json (audit/1) or sarif (2.1.0).",
-                     case_sensitive=False),
+        typer.Option("--format", help="Output format: text, json (audit/1), sarif (2.1.0) or "
+                     "github (workflow-command annotations).", case_sensitive=False),
     ] = AuditFormat.text,
+    fail_on: FailOnOpt = FailOnLevel.error,
     today: Annotated[
         Optional[str],
         typer.Option("--today", metavar="DATE", help="Date for the stale-document rule (YYYY-MM-DD); default: "
@@ -132,19 +142,22 @@ def audit_cmd(
 ) -> int:
     """Check Intel's release data, policy documents and images against each other.
 
-    Exit 0 when clean, 1 when there are findings, 2 when an input cannot be read.
+    Exit 1 when a finding is at least as severe as --fail-on (default: error), else 0;
+    2 when an input cannot be read.
     """
     import os
 
     from .. import __version__
-    from ..audit import relativize, run_audit
+    from ..audit import FailOn, fails, relativize, run_audit
     from ..sources import embedded_documents, load_documents
 
     day = _parse_today(today)
     cwd = os.getcwd()
     docs = [] if no_default_policy else list(embedded_documents())
-    docs.extend(load_documents([_under(p, cwd) for p in policy or []]))
-    imgs = _load_images(_under(images, cwd)) if images is not None else []
+    policy_paths = [_under(p, cwd) for p in policy or []]
+    image_path = _under(images, cwd) if images is not None else None
+    docs.extend(load_documents(policy_paths))
+    imgs = _load_images(image_path) if image_path is not None else []
     report = relativize(run_audit(docs, imgs, today=day), cwd)
     if fmt is AuditFormat.json:
         from ..audit.report import to_json
@@ -153,9 +166,14 @@ def audit_cmd(
     elif fmt is AuditFormat.sarif:
         from ..render.sarif import to_sarif
 
-        emit_json(to_sarif(report, __version__))
+        category = sarif_category(policy_paths, image_path, no_default_policy)
+        emit_json(to_sarif(report, __version__, category))
+    elif fmt is AuditFormat.github:
+        from ..render.github import github_annotations
+
+        sys.stdout.write(github_annotations(report.findings, embedded=report.embedded))
     else:
         from ..audit.report import to_text
 
         sys.stdout.write(to_text(report))
-    return int(ExitCode.DENIED if report.findings else ExitCode.OK)
+    return int(ExitCode.DENIED if fails(report.findings, FailOn(fail_on.value)) else ExitCode.OK)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional, Sequence
 import typer
 
 from . import ExitCode, app
+from .finding_opts import FailOnLevel, FailOnOpt, LintFormat
 from .options import FormatOpt, NoDefaultPolicyOpt, OutputFormat, PolicyOpt, load_policy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -211,19 +212,23 @@ def lint(
     paths: Annotated[list[Path], typer.Argument(metavar="PATH...",
                      help="Policy documents, Intel sources or directories to check.")],
     no_default_policy: NoDefaultPolicyOpt = False,
-    format: FormatOpt = OutputFormat.text,
+    format: Annotated[LintFormat, typer.Option(
+        "--format", help="Output format: text, json (lint/1) or github (workflow-command "
+        "annotations).", case_sensitive=False)] = LintFormat.text,
+    fail_on: FailOnOpt = FailOnLevel.warning,
 ) -> int:
-    """Parse and check documents: exit 0 clean, 1 findings, 2 unreadable or invalid.
+    """Parse and check documents: exit 1 when a finding is at least as severe as --fail-on
+    (default: warning, so every finding), else 0; 2 when unreadable or invalid.
 
-    Each path is checked on its own (every broken file is reported); the documents are then
-    merged with each other and the embedded catalogue (unless --no-default-policy) to find
-    conflicting facts.
+    Each path is checked on its own (every broken file is reported); then the audit's document
+    rules run over them, compared with each other and the embedded catalogue (unless
+    --no-default-policy), and the findings about the linted documents are reported.
     """
     import datetime as _dt
 
-    from ..catalogue import merge
-    from ..errors import ConflictError, InputError
-    from ..lint import Finding, Severity, lint_documents
+    from ..audit import FailOn, fails
+    from ..errors import InputError
+    from ..lint import lint_documents, lint_finding_json, lint_line
     from ..model import PolicyDocument
     from ..sources import embedded_documents, load_documents
 
@@ -235,7 +240,7 @@ def lint(
         except InputError as e:
             errors.append(e)
     if errors:
-        if format is OutputFormat.json:
+        if format is LintFormat.json:
             problems = [pr.to_json() for err in errors for pr in err.problems]
             _emit_json({"error": {"code": errors[0].code,
                                   "message": "; ".join(err.message for err in errors),
@@ -244,26 +249,25 @@ def lint(
             for err in errors:
                 sys.stderr.write(f"tdxpolicy: {err.render()}\n")
         return ExitCode.INVALID
-    findings = lint_documents(docs, _dt.date.today())
     base = [] if no_default_policy else embedded_documents()
-    try:
-        merge(base + docs)
-    except ConflictError as e:
-        for pr in e.problems:
-            if pr.location is not None:
-                findings.append(Finding("conflict", Severity.ERROR, pr.message, pr.location))
+    findings = lint_documents(docs, _dt.date.today(), base)
     n_rel = sum(len(d.releases) for d in docs)
-    if format is OutputFormat.json:
+    if format is LintFormat.json:
         _emit_json({
             "tdxpolicy": "lint/1",
             "documents": [d.file for d in docs],
             "clean": not findings,
-            "findings": [f.to_json() for f in findings],
+            "findings": [lint_finding_json(f) for f in findings],
         })
     else:
-        for finding in findings:
-            sys.stdout.write(finding.render() + "\n")
+        if format is LintFormat.github:
+            from ..render.github import github_annotations
+
+            sys.stdout.write(github_annotations(findings))
+        else:
+            for finding in findings:
+                sys.stdout.write(lint_line(finding) + "\n")
         summary = (f"{len(docs)} document(s), {n_rel} release block(s): "
                    + (f"{len(findings)} finding(s)" if findings else "clean"))
         sys.stderr.write(summary + "\n")
-    return ExitCode.DENIED if findings else ExitCode.OK
+    return ExitCode.DENIED if fails(findings, FailOn(fail_on.value)) else ExitCode.OK

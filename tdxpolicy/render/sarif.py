@@ -1,8 +1,16 @@
 """Render an audit report as SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
 
 - ``tool.driver.rules``: every audit rule (stable ``id``, ``name``, short and full description,
-  ``help``, ``defaultConfiguration.level``), in :data:`tdxpolicy.audit.RULES` order, so
+  ``help``, ``helpUri``, ``defaultConfiguration.level``, and in ``properties`` the tags and
+  GitHub code scanning's ``security-severity``), in :data:`tdxpolicy.audit.RULES` order, so
   ``ruleIndex`` is stable across runs.
+- ``helpUri``: the rule's section of docs/audit.md (anchor ``rule-<id>``), as a reference
+  relative to the root of the tdxpolicy repository (:data:`HELP_URI_BASE`; docs/audit.md says
+  why it is relative).
+- ``automationDetails.id``: ``tdxpolicy/audit/<category>/``, the run's category for code
+  scanning; the CLI derives the category from the inputs named on its command line, so the
+  same audit gets the same category on every run and two different audits of one repository
+  do not replace each other's alerts.
 - one ``result`` per finding: ``physicalLocation`` with the file's URI relative to the working
   directory (``uriBaseId`` ``%SRCROOT%``) and ``region`` ``startLine``/``startColumn`` for
   document findings, ``byteOffset`` for image findings; files of the catalogue embedded in
@@ -20,17 +28,21 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from ..audit.findings import RULES, Finding, RuleInfo, fingerprint
+from ..audit.findings import Finding, RuleInfo, fingerprint
+from ..audit.rules import RULES
 from ..audit.run import AuditReport
 from ..model import Location
 from .safe_text import os_bytes
 
-__all__ = ["to_sarif", "SARIF_SCHEMA_URI", "FINGERPRINT_KEY"]
+__all__ = ["to_sarif", "SARIF_SCHEMA_URI", "FINGERPRINT_KEY", "HELP_URI_BASE", "help_uri",
+           "automation_id"]
 
 SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_KEY = "tdxpolicy/v1"
 SRCROOT = "%SRCROOT%"
 EMBEDDED = "TDXPOLICY_EMBEDDED"
+#: Where the rules are documented, relative to the root of the tdxpolicy repository.
+HELP_URI_BASE = "docs/audit.md"
 _INDEX = {r.id: i for i, r in enumerate(RULES)}
 
 
@@ -88,6 +100,18 @@ def _result(f: Finding, embedded: frozenset[str]) -> dict[str, Any]:
     return out
 
 
+def help_uri(rule_id: str) -> str:
+    """The rule's section of docs/audit.md (each rule has an ``<a id="rule-ID">`` anchor)."""
+    return f"{HELP_URI_BASE}#rule-{rule_id}"
+
+
+def automation_id(category: str) -> str:
+    """``tdxpolicy/audit/<category>/``: the trailing slash makes all of it the category (code
+    scanning reads ``category/run-id``; no run id, so every run of the category replaces the
+    previous one's alerts)."""
+    return f"tdxpolicy/audit/{category.strip('/')}/"
+
+
 def _rule(r: RuleInfo) -> dict[str, Any]:
     return {
         "id": r.id,
@@ -98,13 +122,21 @@ def _rule(r: RuleInfo) -> dict[str, Any]:
             "text": f"{r.help}\n\nBasis: {r.basis}",
             "markdown": f"{r.help}\n\n**Basis:** {r.basis}",
         },
+        "helpUri": help_uri(r.id),
         "defaultConfiguration": {"level": r.severity.value},
-        "properties": {"tags": ["tdx", "policy"]},
+        # `security` makes code scanning treat the rule as a security rule and show
+        # `security-severity` (a decimal string) as low/medium/high/critical.
+        "properties": {
+            "tags": ["tdx", "policy", "security"],
+            "security-severity": r.security_severity,
+        },
     }
 
 
-def to_sarif(report: AuditReport, tool_version: str = "0") -> dict[str, Any]:
-    """The SARIF 2.1.0 log of one audit run."""
+def to_sarif(report: AuditReport, tool_version: str = "0",
+             category: str = "default") -> dict[str, Any]:
+    """The SARIF 2.1.0 log of one audit run; ``category`` names the run for code scanning
+    (``automationDetails.id``)."""
     return {
         "$schema": SARIF_SCHEMA_URI,
         "version": "2.1.0",
@@ -125,6 +157,7 @@ def to_sarif(report: AuditReport, tool_version: str = "0") -> dict[str, Any]:
                         }
                     }
                 },
+                "automationDetails": {"id": automation_id(category)},
                 "columnKind": "unicodeCodePoints",
                 "results": [_result(f, report.embedded) for f in report.findings],
             }
