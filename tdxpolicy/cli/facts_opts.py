@@ -121,7 +121,7 @@ def parse_version_flag(flag: str, text: str) -> Version:
 
 def parse_cpuid_flag(text: str, flag: str = "--cpuid") -> int:
     """``0x806F8`` (or ``806F8``): CPUID.1.EAX, 32 bits at most."""
-    from ..sources.hostfacts import parse_cpuid_field
+    from ..codecs.hostfacts import parse_cpuid_field
 
     value = parse_cpuid_field(text.strip())
     if value is None:
@@ -147,7 +147,7 @@ def parse_count_flag(flag: str, text: str) -> int:
 
 def read_facts_file(path: Path) -> HostFacts:
     """Read and validate a ``--facts`` file (``-`` reads stdin)."""
-    from ..sources.hostfacts import MAX_FACTS_BYTES, facts_too_large, parse_facts_text
+    from ..codecs.hostfacts import MAX_FACTS_BYTES, facts_too_large, parse_facts_text
 
     name = str(path)
     try:

@@ -1,6 +1,7 @@
 """CLI commands: ``tdxpolicy image inspect|verify|convert|join`` (docs/cli.md#commands).
 
-Each command: options, one call into :mod:`tdxpolicy.image`, render, exit. Only typer and the
+Each command: options, one call into :mod:`tdxpolicy.commands.image`, one way out
+(:func:`tdxpolicy.cli.options.emit_result`), exit. Only typer and the
 standard library are imported at module level (start-up cost); the image package itself is
 light (no ``cryptography``: signatures are checked with ``pow()``).
 
@@ -10,18 +11,28 @@ Exit codes: ``verify`` 0 valid, 1 invalid, 2 unreadable; ``inspect`` 0, 2 unread
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from . import ExitCode, app
-from .options import FormatOpt, NoDefaultPolicyOpt, OutputFormat, PolicyOpt, load_policy
+from . import ExitCode, LazyModule, app
+from .options import (
+    FormatOpt,
+    NoDefaultPolicyOpt,
+    OutputFormat,
+    OutputOpt,
+    PolicyOpt,
+    emit_result,
+)
+from ..commands import PolicySpec
+from ..output import check_output
 
-if TYPE_CHECKING:
-    from ..image.reader import Image
+if TYPE_CHECKING:  # pragma: no cover
+    from ..commands import image as lib
+else:  # the library, imported when a command first uses it (start-up budget)
+    lib = LazyModule("tdxpolicy.commands.image")
 
 __all__ = ["image_app"]
 
@@ -39,12 +50,6 @@ app.add_typer(image_app, name="image")
 # there is deliberately no option or environment variable to add one. Tests replace this
 # attribute in-process to verify images signed with their own key.
 TRUSTED_KEY_HASHES: Optional[tuple[str, ...]] = None
-
-
-def _trusted() -> tuple[str, ...]:
-    from ..image.verify import INTEL_KEY_HASH
-
-    return TRUSTED_KEY_HASHES if TRUSTED_KEY_HASHES is not None else (INTEL_KEY_HASH,)
 
 
 class KernelChoice(str, Enum):
@@ -69,26 +74,11 @@ ModuleOpt = Annotated[
                  help="Treat PATH as a bare .sigstruct and read the module pages from BIN."),
 ]
 OutOpt = Annotated[Path, typer.Option("-o", "--output", metavar="OUT", help="Output image file.")]
+# inspect/verify print a report; --output names the file it goes to (convert/join's --output
+# is the image they write, and their report goes to stdout).
+ReportOpt = OutputOpt
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")]
 
-
-def _load(path: Path, module: Optional[Path]) -> Image:
-    from ..image.reader import load_image, load_pair
-
-    if module is not None:
-        return load_pair(module, path)
-    return load_image(path)
-
-
-def _emit(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
-
-
-def _json(doc: Any) -> str:
-    import json
-
-    return json.dumps(doc, indent=2) + "\n"
 
 
 @image_app.command("inspect")
@@ -99,17 +89,12 @@ def inspect_cmd(
     policy: PolicyOpt = None,
     no_default_policy: NoDefaultPolicyOpt = False,
     format: FormatOpt = OutputFormat.text,
+    output: ReportOpt = None,
 ) -> int:
     """Every header and sigstruct field, decoded, with its byte offset."""
-    from ..image.identity import identify
-    from ..image.render import image_document, render_inspect
-
-    image = _load(path, module)
-    ident = identify(image.sigstruct.seamhash_hex, load_policy(policy, no_default_policy))
-    if format is OutputFormat.json:
-        _emit(_json(image_document(image, ident, None)))
-    else:
-        _emit(render_inspect(image, ident))
+    check_output(output)
+    report = lib.inspect_image(path, PolicySpec.of(policy, no_default_policy), module)
+    emit_result(report, format, output)
     return ExitCode.OK
 
 
@@ -128,47 +113,15 @@ def verify_cmd(
     policy: PolicyOpt = None,
     no_default_policy: NoDefaultPolicyOpt = False,
     format: FormatOpt = OutputFormat.text,
+    output: ReportOpt = None,
 ) -> int:
     """The checks the kernel and P-SEAMLDR make, offline. Exit 0 valid, 1 invalid, 2 unreadable."""
-    from ..image.identity import identify, identity_checks
-    from ..image.render import image_document, render_verify
-    from ..image.verify import is_valid, verify
-
-    image = _load(path, module)
-    checks = verify(image, kernel=None if kernel is None else kernel.value,
-                    trusted_key_hashes=_trusted())
-    ident = identify(image.sigstruct.seamhash_hex, load_policy(policy, no_default_policy))
-    checks = checks + identity_checks(image, ident)
-    if format is OutputFormat.json:
-        _emit(_json(image_document(image, ident, checks)))
-    else:
-        _emit(render_verify(image, ident, checks))
-    return ExitCode.OK if is_valid(checks) else ExitCode.DENIED
-
-
-def _write(out: Path, data: bytes, force: bool, fmt: OutputFormat, what: str) -> int:
-    from ..image.convert import write_new_file
-    from ..image.identity import identify
-    from ..image.reader import read_image
-    from ..image.render import image_document
-    from ..image.verify import verify
-
-    write_new_file(out, data, force=force)
-    image = read_image(data, str(out))
-    ident = identify(image.sigstruct.seamhash_hex, load_policy(None, False))
-    if fmt is OutputFormat.json:
-        checks = verify(image, trusted_key_hashes=_trusted())
-        _emit(_json(image_document(image, ident, checks)))
-    else:
-        who = "unknown release" if ident.version is None else str(ident.version)
-        _emit(f"wrote {out}: {what}, format {image.format_label}, {len(data)} bytes ({who})\n")
-    return ExitCode.OK
-
-
-def _format(to: ToFormat) -> Any:
-    from ..image.reader import ImageFormat
-
-    return ImageFormat.TDX_IMAGE if to is ToFormat.v200 else ImageFormat.TDX_BLOB
+    check_output(output)
+    report = lib.verify_image(path, PolicySpec.of(policy, no_default_policy), module,
+                                 kernel=None if kernel is None else kernel.value,
+                                 trusted_key_hashes=TRUSTED_KEY_HASHES)
+    emit_result(report, format, output)
+    return ExitCode.OK if report.valid else ExitCode.DENIED
 
 
 @image_app.command("convert")
@@ -181,11 +134,10 @@ def convert_cmd(
 ) -> int:
     """Rewrite an image's header (0x100 -> 0x200, or back with --to 0x100), verified before
     and after; written atomically, never over an existing file without --force."""
-    from ..image.convert import convert
-
-    image = _load(path, None)
-    data, _ = convert(image, _format(to), str(output), trusted_key_hashes=_trusted())
-    return _write(output, data, force, format, f"converted from {image.format_label}")
+    written = lib.convert_image(path, output, to.value, force,
+                                   trusted_key_hashes=TRUSTED_KEY_HASHES)
+    emit_result(written, format, None)
+    return ExitCode.OK
 
 
 @image_app.command("join")
@@ -199,11 +151,7 @@ def join_cmd(
     format: FormatOpt = OutputFormat.text,
 ) -> int:
     """Build an image from a module and its sigstruct, verified before and after."""
-    from ..image.convert import join
-    from ..image.reader import read_file_limited
-
-    mod = read_file_limited(module)
-    sig = read_file_limited(sigstruct)
-    data, _ = join(mod, sig, _format(to), str(module), str(sigstruct), str(output),
-                   trusted_key_hashes=_trusted())
-    return _write(output, data, force, format, f"joined {module.name} + {sigstruct.name}")
+    written = lib.join_image(module, sigstruct, output, to.value, force,
+                                trusted_key_hashes=TRUSTED_KEY_HASHES)
+    emit_result(written, format, None)
+    return ExitCode.OK
