@@ -115,11 +115,15 @@ def _emit_error(
 ) -> None:
     """An error through the one way out: JSON on stdout (``--format json``), else text on
     stderr (docs/cli.md#errors)."""
-    from ..commands import ErrorReport
-    from ..output import emit
+    report = _commands.ErrorReport(str(code), message, rendered, extra)
+    _output.emit(report, "json" if as_json else "text", sys.stdout if as_json else sys.stderr)
 
-    report = ErrorReport(str(code), message, rendered, extra)
-    emit(report, "json" if as_json else "text", sys.stdout if as_json else sys.stderr)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .. import commands as _commands, output as _output
+else:  # imported when an error or --version is reported (start-up budget)
+    _commands = LazyModule("tdxpolicy.commands")
+    _output = LazyModule("tdxpolicy.output")
 
 
 def _command_for(args: Sequence[str]) -> object:
@@ -157,10 +161,7 @@ def _is_help_page(e: BaseException) -> bool:
 
 def _print_version(as_json: bool) -> None:
     """``tdxpolicy --version``: the tool, and the identity of the catalogue embedded in it."""
-    from ..commands import version_info
-    from ..output import emit
-
-    emit(version_info(), "json" if as_json else "text", sys.stdout)
+    _output.emit(_commands.version_info(), "json" if as_json else "text", sys.stdout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,13 +8,18 @@ annotations``: typer reads the annotations at run time.
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from . import ExitCode, app
+from . import ExitCode, LazyModule, app
 from ..errors import InputError
 from ..output import emit, stderr_sink
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .. import catalogue_build as lib
+else:  # the library, imported when the command runs (start-up budget)
+    lib = LazyModule("tdxpolicy.catalogue_build")
 
 catalogue_app = typer.Typer(help="Build the catalogue from Intel's published sources.",
                             no_args_is_help=True, add_completion=False,
@@ -51,9 +56,7 @@ def build_cmd(
 ) -> int:
     """Write one .tdxpolicy document per release from Intel's published sources, each fact
     with its provenance, ready to review and pin with --policy DIR --no-default-policy."""
-    from ..catalogue_build import write_documents
-
-    report = write_documents(sources, output, issued=_date("--issued", issued) or dt.date.today(),
+    report = lib.write_documents(sources, output, issued=_date("--issued", issued) or dt.date.today(),
                              expires=_date("--expires", expires), force=force, root=Path.cwd())
     # What was done goes to stderr: a message, not a document (stdout stays empty).
     emit(report, "text", stderr_sink())

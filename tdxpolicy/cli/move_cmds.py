@@ -6,6 +6,7 @@ the standard library and the light value types are imported at module level; the
 is imported in one place, :func:`_lib`, when a command runs.
 """
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -271,8 +272,6 @@ def fleet_cmd(
 
 
 def _silence_stdout() -> None:
-    import os
-
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)

@@ -320,7 +320,9 @@ def render_select(result: SelectResult, color: bool = False,
                 # select only ever picks a newer release (docs/cli.md#commands).
                 kind = "reinstall" if c.version.key == src.key else "rollback"
                 why = f"  {kind}: select never picks it (use can-upgrade --to {c.version.text})"
-            res = _c(mark.ljust(11), "\x1b[32m" if reachable else "\x1b[31m", color)
+            # Padded only when something follows (no trailing blanks inside the colour).
+            res = _c(mark.ljust(11) if why else mark, "\x1b[32m" if reachable else "\x1b[31m",
+                     color)
             column = 2 + wv + 2 + 11
             if width is None or column + len(why) <= width or not why.strip():
                 lines.append(f"  {c.version.text.ljust(wv)}  {res}{why}".rstrip())
