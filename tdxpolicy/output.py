@@ -126,13 +126,13 @@ RENDERERS: dict[str, dict[str, tuple[str, str]]] = {
         "text": ("tdxpolicy.fleet:summary_text", TEXT),
         "json": ("tdxpolicy.fleet:summary_json", LINE),
     },
-    "tdxpolicy.commands.ErrorReport": {
-        "text": ("tdxpolicy.commands:error_text", TEXT),
-        "json": ("tdxpolicy.commands:error_json", LINE),
+    "tdxpolicy.commands.about.ErrorReport": {
+        "text": ("tdxpolicy.commands.about:error_text", TEXT),
+        "json": ("tdxpolicy.commands.about:error_json", LINE),
     },
-    "tdxpolicy.commands.VersionInfo": {
-        "text": ("tdxpolicy.commands:version_text", TEXT),
-        "json": ("tdxpolicy.commands:version_json", DOC),
+    "tdxpolicy.commands.about.VersionInfo": {
+        "text": ("tdxpolicy.commands.about:version_text", TEXT),
+        "json": ("tdxpolicy.commands.about:version_json", DOC),
     },
 }
 

@@ -423,7 +423,7 @@ def test_every_registered_renderer_exists() -> None:
 
 
 def test_register_adds_a_format(capsys: pytest.CaptureFixture[str]) -> None:
-    from tdxpolicy.commands import VersionInfo, version_info
+    from tdxpolicy.commands.about import VersionInfo, version_info
 
     saved = dict(output.RENDERERS[f"{VersionInfo.__module__}.VersionInfo"])
     try:

@@ -120,9 +120,10 @@ def _emit_error(
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .. import commands as _commands, output as _output
+    from .. import output as _output
+    from ..commands import about as _commands
 else:  # imported when an error or --version is reported (start-up budget)
-    _commands = LazyModule("tdxpolicy.commands")
+    _commands = LazyModule("tdxpolicy.commands.about")
     _output = LazyModule("tdxpolicy.output")
 
 

@@ -12,6 +12,7 @@ imported only for type checking are quoted instead.
 """
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -23,7 +24,6 @@ from .facts_opts import host_facts_from_options, move_options_from
 from ..output import check_output, dumps
 from .options import (
     FormatOpt,
-    GraphFormat,
     NoDefaultPolicyOpt,
     OutputFormat,
     OutputOpt,
@@ -61,6 +61,15 @@ def show(
 
 
 # --- graph ---------------------------------------------------------------------------------------
+
+
+class GraphFormat(str, Enum):
+    """graph's formats (tdxpolicy.output.RENDERERS["tdxpolicy.graph.VersionGraph"])."""
+
+    text = "text"
+    json = "json"
+    dot = "dot"
+    mermaid = "mermaid"
 
 
 @app.command("graph")

@@ -6,6 +6,7 @@ lowered. Only typer and the standard library are imported at module level (start
 No ``from __future__ import annotations``: typer reads the annotations at run time.
 """
 
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -13,13 +14,21 @@ import typer
 
 from . import ExitCode, LazyModule, app
 from .facts_opts import AcknowledgeOpt, AssumeUnknownOkOpt, move_options_from
-from .options import DiffFormat, OutputOpt, emit_result
+from .options import OutputOpt, emit_result
 from ..output import check_output
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..commands import diff as lib
 else:  # the library, imported when a command first uses it (start-up budget)
     lib = LazyModule("tdxpolicy.commands.diff")
+
+class DiffFormat(str, Enum):
+    """diff's formats (tdxpolicy.output.RENDERERS["tdxpolicy.diff.CatalogueDiff"])."""
+
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+
 
 #: The side of a diff that names the catalogue embedded in this tdxpolicy (as
 #: tdxpolicy.commands.diff.EMBEDDED; spelled here so that --help costs no library import).

@@ -8,6 +8,7 @@ is imported in one place, :func:`_lib`, when a command runs.
 
 import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -30,7 +31,6 @@ from .facts_opts import (
     parse_version_flag,
 )
 from .options import (
-    FleetFormat,
     FormatOpt,
     NoDefaultPolicyOpt,
     OutputFormat,
@@ -195,6 +195,15 @@ def list_cmd(
                                    facts_given=given)
     emit_result(listing, format, output)
     return ExitCode.OK
+
+
+class FleetFormat(str, Enum):
+    """fleet's formats (rows are written by tdxpolicy.fleet; its summary through the output
+    registry)."""
+
+    json = "json"
+    csv = "csv"
+    text = "text"
 
 
 @app.command("fleet")

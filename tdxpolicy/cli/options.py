@@ -2,7 +2,10 @@
 one way a command's result leaves (docs/cli.md#global-conventions, docs/cli.md#output).
 
 Adding an output format: register its renderer in :data:`tdxpolicy.output.RENDERERS` and add
-the word to the family's enum below; every command of the family then offers it.
+the word to the format enum of the command family: :class:`OutputFormat` here (the move,
+host, image and ``show`` commands), ``GraphFormat`` (catalogue_cmds.py), ``DiffFormat``
+(diff_cmds.py), ``FleetFormat`` (move_cmds.py). Each enum lives with the commands that use it,
+so that a command does not pay for creating the others' at start-up.
 """
 
 from __future__ import annotations
@@ -21,25 +24,6 @@ class OutputFormat(str, Enum):
 
     text = "text"
     json = "json"
-
-
-class GraphFormat(str, Enum):
-    text = "text"
-    json = "json"
-    dot = "dot"
-    mermaid = "mermaid"
-
-
-class DiffFormat(str, Enum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
-
-
-class FleetFormat(str, Enum):
-    json = "json"
-    csv = "csv"
-    text = "text"
 
 
 #: Environment variables that stand for options (docs/cli.md#environment).
