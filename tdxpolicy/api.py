@@ -200,6 +200,6 @@ def host_facts_from_json(text: str | bytes, file: str = "<facts>") -> HostFacts:
     if not isinstance(file, str):
         raise InvalidArgument.expected("host_facts_from_json() argument 'file'",
                                        "a str naming the source in messages", file)
-    from .sources.hostfacts import parse_facts_text
+    from .codecs.hostfacts import parse_facts_text
 
     return parse_facts_text(text, file)

@@ -23,9 +23,11 @@ from typing import Any, Sequence
 
 from .catalogue import Catalogue, Release
 from .hostfacts import format_cpuid
+from ._value import value
 from .model import Location
 
 __all__ = ["render_release", "build_documents", "git_commit", "describe_sources",
+           "BuildReport", "build_report_text", "write_documents",
            "document_name"]
 
 
@@ -186,3 +188,57 @@ def describe_sources(paths: Sequence[Path]) -> str:
         commit = git_commit(p)
         parts.append(f"{p.name or p} (git commit {commit[:12]})" if commit else (p.name or str(p)))
     return "; ".join(parts)
+
+
+@value
+class BuildReport:
+    """What ``catalogue build`` did: the directory written and the releases, in order."""
+
+    output: Path
+    versions: tuple[str, ...]
+
+
+def build_report_text(report: BuildReport, style: Any = None) -> str:
+    return (f"wrote {len(report.versions)} documents to {report.output} "
+            f"({', '.join(report.versions)})\n")
+
+
+def write_documents(sources: Sequence[Path], output: Path, *, issued: _dt.date,
+                    expires: _dt.date | None, force: bool = False,
+                    root: Path | None = None) -> BuildReport:
+    """``catalogue build``: one document per release of ``sources`` (no embedded catalogue),
+    written to ``output`` (each file atomically; nothing is written unless every source
+    loaded). The ``.tdxpolicy`` documents already in ``output`` are refused without ``force``
+    and, with it, replaced (those of releases no longer built are removed)."""
+    import os
+    import tempfile
+
+    from .errors import InputError
+    from .sources import load_catalogue
+
+    if output.exists() and not output.is_dir():
+        raise InputError.at(f"-o: {output} exists and is not a directory", Location(str(output)),
+                            code="usage")
+    existing = sorted(output.glob("*.tdxpolicy")) if output.is_dir() else []
+    if existing and not force:
+        raise InputError.at(f"-o: {output} already holds {len(existing)} .tdxpolicy document(s); "
+                            "give --force to replace them", Location(str(output)), code="usage")
+    catalogue = load_catalogue(sources, include_default=False)
+    if not len(catalogue):
+        raise InputError("no release found in the sources given", code="usage")
+    docs = build_documents(catalogue, issued=issued, expires=expires,
+                           origin=describe_sources(sources), root=root)
+    output.mkdir(parents=True, exist_ok=True)
+    for name, data in docs.items():
+        fd, tmp = tempfile.mkstemp(dir=output, prefix=f".{name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, output / name)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    for old in existing:
+        if old.name not in docs:
+            old.unlink()
+    return BuildReport(output, tuple(r.version.text for r in catalogue))

@@ -23,7 +23,7 @@ caches, each keyed more coarsely than the one before:
   ``true`` never collides with ``1``) -> output entry. Only lines that passed full validation
   are stored, and every component that could make a line invalid (unknown keys, the type of
   ``host``/``interface``) is checked before the cached entry is used, so the fast path
-  accepts exactly what :func:`tdxpolicy.sources.hostfacts.validate_facts_obj` accepts.
+  accepts exactly what :func:`tdxpolicy.codecs.hostfacts.validate_facts_obj` accepts.
 - the *exact state* (parsed versions, CPUID values, budget) -> output entry, so ``"0x806f8"``
   and ``"0x806F8"``, or ``3`` and ``3.0``, share one entry.
 - the *effect* of the state -> the engine's answer. The budget only matters up to
@@ -54,8 +54,9 @@ from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
 from .catalogue import Catalogue
 from .errors import InputError, TdxPolicyError
+from .output import dumps
 from .hostfacts import HostFacts
-from .sources.hostfacts import (
+from .codecs.hostfacts import (
     ALLOWED_KEYS,
     FACT_KEYS,
     MAX_FACTS_BYTES,
@@ -97,11 +98,9 @@ def check_keep(keep: Sequence[str]) -> tuple[str, ...]:
 
 
 def _json_bytes(value: Any) -> bytes:
-    """Compact JSON as UTF-8; text that cannot be UTF-8 (a lone surrogate) is \\u-escaped."""
-    try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(value, separators=(",", ":")).encode("ascii")
+    """Compact JSON as UTF-8 (the package's one JSON policy, :func:`tdxpolicy.output.dumps`:
+    a lone surrogate is \\u-escaped)."""
+    return dumps(value, pretty=False).encode("utf-8")
 
 
 def _csv_field(value: Any) -> str:
@@ -484,7 +483,8 @@ class FleetDecider:
     def _body(self, decision: _Decision, facts: HostFacts) -> bytes | None:
         row = decision.row
         if self.fmt == "full":
-            from .render.json_out import select_json, verdict_json
+            from .codecs.select import select_json
+            from .codecs.verdict import verdict_json
 
             result = self._recite(decision, facts.num_remaining_updates)
             if isinstance(result, Verdict):
@@ -893,6 +893,16 @@ def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+
+
+def summary_text(summary: FleetSummary, style: Any = None) -> str:
+    """The one-line summary ``fleet`` writes to stderr (output registry: ``text``)."""
+    return summary.render() + "\n"
+
+
+def summary_json(summary: FleetSummary) -> dict[str, Any]:
+    """``fleet-summary/1`` (output registry: ``json``, written as one line)."""
+    return summary.to_json()
 
 
 def render_summary_table(s: FleetSummary) -> str:

@@ -315,13 +315,13 @@ def test_list_embedded_newest_first(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_no_running_version_without_probe(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    import tdxpolicy.cli.move_cmds as mc
+    import tdxpolicy.commands.moves as moves
     from tdxpolicy.errors import HostError
 
     def no_probe(facts: Any) -> Any:
         raise HostError("running module version unknown: give --from or --facts")
 
-    monkeypatch.setattr(mc, "_probe_running", no_probe)
+    monkeypatch.setattr(moves, "resolve_host", no_probe)
     code, doc = run_json(capsys, "verdict", "can-upgrade", "--to", "1.5.16")
     assert code == 3
     assert doc["error"] == {"code": "host-unavailable",

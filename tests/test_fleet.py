@@ -27,7 +27,7 @@ from tdxpolicy.fleet import FleetDecider, run_fleet
 from tdxpolicy.render.json_out import select_json, verdict_json
 from tdxpolicy.resources import schema_path
 from tdxpolicy.sources import load_catalogue
-from tdxpolicy.sources.hostfacts import facts_from_obj
+from tdxpolicy.codecs.hostfacts import facts_from_obj
 from tdxpolicy.verdict import MoveOptions
 from tdxpolicy.version import Version
 

@@ -70,12 +70,12 @@ def test_corpus_is_not_empty() -> None:
 
 
 def test_judge_notices_a_crash_a_bad_exit_and_bad_json(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tdxpolicy.cli import catalogue_cmds
+    from tdxpolicy.commands import catalogue as catalogue_lib
 
     def boom(*args: object, **kwargs: object) -> None:
         raise KeyError("planted")
 
-    monkeypatch.setattr(catalogue_cmds, "load_policy", boom)
+    monkeypatch.setattr(catalogue_lib, "show_release", boom)
     run = fuzzing.run_cli(["show", "1.5.16"])
     assert fuzzing.judge(run)[0].startswith("crash: KeyError: 'planted'")
 
@@ -101,13 +101,13 @@ def test_judge_notices_a_crash_a_bad_exit_and_bad_json(monkeypatch: pytest.Monke
 def test_a_hang_is_interrupted(monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
-    from tdxpolicy.cli import catalogue_cmds
+    from tdxpolicy.commands import catalogue as catalogue_lib
 
     def forever(*args: object, **kwargs: object) -> None:
         while True:
             time.sleep(0.01)
 
-    monkeypatch.setattr(catalogue_cmds, "load_policy", forever)
+    monkeypatch.setattr(catalogue_lib, "show_release", forever)
     run = fuzzing.run_cli(["show", "1.5.16"], bound=0.3)
     assert run.hang and fuzzing.judge(run)[0].startswith("hang:")
 

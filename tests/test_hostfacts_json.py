@@ -1,5 +1,5 @@
 """Host facts from JSON (``--facts FILE``, fleet lines): the hand-written validator of
-tdxpolicy.sources.hostfacts must agree exactly with schemas/host-facts.schema.json, and every
+tdxpolicy.codecs.hostfacts must agree exactly with schemas/host-facts.schema.json, and every
 bad document must be refused with its JSON path, line and what was expected."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tdxpolicy.errors import InputError
 from tdxpolicy.hostfacts import HostFacts
 from tdxpolicy.resources import schema_path
-from tdxpolicy.sources.hostfacts import facts_from_obj, parse_facts_text, validate_facts_obj
+from tdxpolicy.codecs.hostfacts import facts_from_obj, parse_facts_text, validate_facts_obj
 from tdxpolicy.version import Version
 
 DATA = Path(__file__).parent / "data" / "move"

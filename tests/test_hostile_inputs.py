@@ -23,7 +23,7 @@ from tdxpolicy.fleet import FleetDecider, run_fleet
 from tdxpolicy.model import Location, ReleaseBlock, SourceKind
 from tdxpolicy.sources import intel, load_document
 from tdxpolicy.sources.document import parse_document
-from tdxpolicy.sources.hostfacts import MAX_FACTS_BYTES, parse_facts_text
+from tdxpolicy.codecs.hostfacts import MAX_FACTS_BYTES, parse_facts_text
 from tdxpolicy.sources.jsontext import overlong_integer
 
 REPO = Path(__file__).resolve().parent.parent

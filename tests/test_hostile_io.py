@@ -84,11 +84,11 @@ COMMANDS = [
     pytest.param(["can-upgrade", "--from", "1.5.06", "--to", "1.5.16", "--policy", BAD_ARG,
                   "--format", "json"], 1, True, id="verdict-json"),
     pytest.param(["audit", "--no-default-policy", "--policy", BAD_ARG, "--format", "json",
-                  "--today", "2026-01-01"], 1, True, id="audit-json"),
+                  "--today", "2026-01-01", "--fail-on", "warning"], 1, True, id="audit-json"),
     pytest.param(["audit", "--no-default-policy", "--policy", BAD_ARG, "--format", "sarif",
-                  "--today", "2026-01-01"], 1, True, id="audit-sarif"),
+                  "--today", "2026-01-01", "--fail-on", "warning"], 1, True, id="audit-sarif"),
     pytest.param(["audit", "--no-default-policy", "--policy", BAD_ARG,
-                  "--today", "2026-01-01"], 1, False, id="audit-text"),
+                  "--today", "2026-01-01", "--fail-on", "warning"], 1, False, id="audit-text"),
     pytest.param(["show", "9.9.9", "--policy", BAD_ARG, "--format", "json"], 2, True,
                  id="error-json"),
 ]
@@ -240,26 +240,26 @@ def test_the_last_format_wins_for_errors_too() -> None:
 
 def test_an_error_after_output_started_leaves_one_document(
         monkeypatch: pytest.MonkeyPatch) -> None:
+    from tdxpolicy.codecs import list as list_codec
     from tdxpolicy.errors import InputError
-    from tdxpolicy.render import json_out
 
-    real = json_out.list_json
+    real = list_codec.release_list_to_json
 
     def half_then_fail(*args: Any, **kwargs: Any) -> Any:
         sys.stdout.write('{"tdxpolicy": "list/1", "releases": [')  # output has started
         raise InputError("a late failure", code="invalid-input")
 
-    monkeypatch.setattr(json_out, "list_json", half_then_fail)
+    monkeypatch.setattr(list_codec, "release_list_to_json", half_then_fail)
     r = run_cli(["list", "--format", "json"])
     assert r.code == 2
     assert json.loads(r.stdout) == {"error": {"code": "invalid-input", "message": "a late failure",
                                               "problems": [{"message": "a late failure"}]}}
-    monkeypatch.setattr(json_out, "list_json", real)
+    monkeypatch.setattr(list_codec, "release_list_to_json", real)
     assert json.loads(run_cli(["list", "--format", "json"]).stdout)["tdxpolicy"] == "list/1"
 
 
 def test_an_interrupt_in_json_mode_is_a_json_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tdxpolicy.render import json_out
+    from tdxpolicy.codecs import list as list_codec
 
     def interrupted(*args: Any, **kwargs: Any) -> Any:
         sys.stdout.write("{")
@@ -267,10 +267,10 @@ def test_an_interrupt_in_json_mode_is_a_json_error(monkeypatch: pytest.MonkeyPat
 
     from tdxpolicy.render import text
 
-    monkeypatch.setattr(json_out, "list_json", interrupted)
+    monkeypatch.setattr(list_codec, "release_list_to_json", interrupted)
     r = run_cli(["list", "--format", "json"])
     assert r.code == 130 and json.loads(r.stdout)["error"]["code"] == "interrupted"
-    monkeypatch.setattr(text, "render_list", interrupted)
+    monkeypatch.setattr(text, "release_list_text", interrupted)
     r = run_cli(["list"])
     # text mode writes as it goes: what was written stays, the interrupt is said on stderr
     assert r.code == 130 and r.stdout == b"{" and r.stderr == b"tdxpolicy: interrupted\n"

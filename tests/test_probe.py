@@ -178,7 +178,7 @@ def test_probe_json_validates(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert (doc2["interface"]["generation"], doc2["interface"]["kernel"]) == ("merged", "merged")
     assert doc2["interface"]["generation_stated"] is True
     # The output is usable as --facts input of the move commands.
-    from tdxpolicy.sources.hostfacts import parse_facts_text
+    from tdxpolicy.codecs.hostfacts import parse_facts_text
 
     facts = parse_facts_text(out.encode(), "probe.json")
     assert facts.module_version == parse_version("1.5.06")

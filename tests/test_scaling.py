@@ -21,7 +21,7 @@ from tdxpolicy.errors import InputError
 from tdxpolicy.fleet import FleetDecider
 from tdxpolicy.sources import intel
 from tdxpolicy.sources.document import parse_document
-from tdxpolicy.sources.hostfacts import parse_facts_text
+from tdxpolicy.codecs.hostfacts import parse_facts_text
 
 MRSEAM = "0x" + "AB" * 48
 

@@ -1,9 +1,10 @@
 """The ``tdxpolicy`` command line: options in, one library call, render, exit.
 
-Only this package reads argv, prints and chooses exit codes (house-style "Thin CLI").
-Command modules register themselves on :data:`app`; each imports only typer and the standard
-library at module level so that start-up stays cheap (heavy libraries are imported inside the
-command that needs them).
+Only this package reads argv and chooses exit codes (house-style "Thin CLI"); every result
+and error leaves through :mod:`tdxpolicy.output`. Command modules register themselves on
+:data:`app`; each does options -> one library call (:mod:`tdxpolicy.commands`) -> emit, and
+imports its library in one place when a command runs, so that start-up stays cheap
+(tests/test_cli_conventions.py counts those function-level imports).
 
 Exit codes (docs/cli.md#exit-codes): 0 allowed/clean, 1 denied/findings, 2 invalid input or usage,
 3 host facts unavailable, 4 update attempted and failed.
@@ -40,7 +41,8 @@ app = typer.Typer(
         "target version (upgrade, reinstall or rollback), and why."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion (docs/cli.md#completion).
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -65,6 +67,23 @@ COMMAND_MODULES: dict[str, str] = {
     "diff": "diff_cmds",
     "catalogue": "build_cmds",
 }
+
+
+class LazyModule:
+    """A module imported on its first attribute access. Command modules reach their library
+    through one of these (``lib = LazyModule("tdxpolicy.commands.moves")``, typed as the real
+    module under ``TYPE_CHECKING``), so that ``--help`` and the other commands do not pay for
+    importing it, without scattering imports through the command functions."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        import importlib
+
+        module = importlib.import_module(self._name)
+        self.__dict__.update(module.__dict__)  # later lookups skip __getattr__
+        return getattr(module, attr)
 
 
 def load_commands(name: str | None = None) -> None:
@@ -127,11 +146,8 @@ def _hold_stdout(hold: bool) -> Iterator[None]:
 
 def json_text(doc: Any, *, pretty: bool = True) -> str:
     """One JSON document and a newline, as stdout should get it: valid UTF-8 whatever its
-    strings hold (render.safe_text), and only ASCII when stdout cannot encode more."""
-    from ..render.safe_text import ascii_json, dumps, is_utf
-
-    text = dumps(doc, indent=2 if pretty else None)
-    return (text if is_utf(sys.stdout) else ascii_json(text)) + "\n"
+    strings hold (output.dumps), and only ASCII when stdout cannot encode more."""
+    return _output.json_for(doc, sys.stdout, pretty=pretty)
 
 
 def emit_json(doc: Any, *, pretty: bool = True) -> None:
@@ -143,13 +159,18 @@ def _emit_error(
     code: ErrorCode, message: str, rendered: str, as_json: bool,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    if as_json:
-        err: dict[str, Any] = {"code": code, "message": message}
-        if extra:
-            err.update(extra)
-        emit_json({"error": err}, pretty=False)
-    else:
-        sys.stderr.write(f"tdxpolicy: {rendered}\n")
+    """An error through the one way out: JSON on stdout (``--format json``), else text on
+    stderr (docs/cli.md#errors)."""
+    report = _commands.ErrorReport(str(code), message, rendered, extra)
+    _output.emit(report, "json" if as_json else "text", sys.stdout if as_json else sys.stderr)
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .. import output as _output
+    from ..commands import about as _commands
+else:  # imported when an error or --version is reported (start-up budget)
+    _commands = LazyModule("tdxpolicy.commands.about")
+    _output = LazyModule("tdxpolicy.output")
 
 
 def _command_for(args: Sequence[str]) -> object:
@@ -187,15 +208,7 @@ def _is_help_page(e: BaseException) -> bool:
 
 def _print_version(as_json: bool) -> None:
     """``tdxpolicy --version``: the tool, and the identity of the catalogue embedded in it."""
-    from .. import __version__
-    from ..sources.embedded import identity
-
-    ident = identity()
-    if as_json:
-        emit_json({"tdxpolicy": "version/1", "version": __version__,
-                   "embedded_catalogue": ident.to_json()})
-    else:
-        sys.stdout.write(f"tdxpolicy {__version__}\n{ident.to_text()}\n")
+    _output.emit(_commands.version_info(), "json" if as_json else "text", sys.stdout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,18 +1,25 @@
 """CLI command ``catalogue build``: Intel's published sources -> reviewed policy documents.
 
-Options -> :func:`tdxpolicy.sources.load_catalogue` (no embedded catalogue) ->
-:func:`tdxpolicy.catalogue_build.build_documents` -> written to ``-o DIR`` (each file written
-atomically; nothing is written unless every source loaded). No ``from __future__ import
+Options -> one library call (:func:`tdxpolicy.catalogue_build.write_documents`: sources
+loaded without the embedded catalogue, one document per release written to ``-o DIR``, each
+file atomically; nothing is written unless every source loaded) -> its report to stderr. No ``from __future__ import
 annotations``: typer reads the annotations at run time.
 """
 
-import sys
+import datetime as dt
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from . import ExitCode, app
+from . import ExitCode, LazyModule, app
+from ..errors import InputError
+from ..output import emit, stderr_sink
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .. import catalogue_build as lib
+else:  # the library, imported when the command runs (start-up budget)
+    lib = LazyModule("tdxpolicy.catalogue_build")
 
 catalogue_app = typer.Typer(help="Build the catalogue from Intel's published sources.",
                             no_args_is_help=True, add_completion=False,
@@ -20,11 +27,7 @@ catalogue_app = typer.Typer(help="Build the catalogue from Intel's published sou
 app.add_typer(catalogue_app, name="catalogue")
 
 
-def _date(flag: str, text: Optional[str]) -> "object":
-    import datetime as dt
-
-    from ..errors import InputError
-
+def _date(flag: str, text: Optional[str]) -> "Optional[dt.date]":
     if text is None:
         return None
     try:
@@ -53,42 +56,8 @@ def build_cmd(
 ) -> int:
     """Write one .tdxpolicy document per release from Intel's published sources, each fact
     with its provenance, ready to review and pin with --policy DIR --no-default-policy."""
-    import datetime as dt
-    import os
-    import tempfile
-
-    from ..catalogue_build import build_documents, describe_sources
-    from ..errors import InputError
-    from ..model import Location
-    from ..sources import load_catalogue
-
-    day = _date("--issued", issued) or dt.date.today()
-    until = _date("--expires", expires)
-    if output.exists() and not output.is_dir():
-        raise InputError.at(f"-o: {output} exists and is not a directory", Location(str(output)),
-                            code="usage")
-    existing = sorted(output.glob("*.tdxpolicy")) if output.is_dir() else []
-    if existing and not force:
-        raise InputError.at(f"-o: {output} already holds {len(existing)} .tdxpolicy document(s); "
-                            "give --force to replace them", Location(str(output)), code="usage")
-    catalogue = load_catalogue(sources, include_default=False)
-    if not len(catalogue):
-        raise InputError("no release found in the sources given", code="usage")
-    docs = build_documents(catalogue, issued=day, expires=until,  # type: ignore[arg-type]
-                           origin=describe_sources(sources), root=Path.cwd())
-    output.mkdir(parents=True, exist_ok=True)
-    for name, data in docs.items():
-        fd, tmp = tempfile.mkstemp(dir=output, prefix=f".{name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, output / name)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    for old in existing:
-        if old.name not in docs:
-            old.unlink()
-    sys.stderr.write(f"wrote {len(docs)} documents to {output} "
-                     f"({', '.join(r.version.text for r in catalogue)})\n")
+    report = lib.write_documents(sources, output, issued=_date("--issued", issued) or dt.date.today(),
+                             expires=_date("--expires", expires), force=force, root=Path.cwd())
+    # What was done goes to stderr: a message, not a document (stdout stays empty).
+    emit(report, "text", stderr_sink())
     return ExitCode.OK

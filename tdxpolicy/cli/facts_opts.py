@@ -18,14 +18,20 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, Optional, Sequence
 
 import typer
 
+from . import LazyModule
 from ..errors import InputError
 from ..hostfacts import HostFacts
 from ..verdict import MoveOptions
 from ..version import Version, VersionError, parse_version
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..codecs import hostfacts as codec
+else:  # the host facts codec, imported when --facts or --cpuid is given (start-up budget)
+    codec = LazyModule("tdxpolicy.codecs.hostfacts")
 
 __all__ = [
     "FromOpt",
@@ -121,9 +127,7 @@ def parse_version_flag(flag: str, text: str) -> Version:
 
 def parse_cpuid_flag(text: str, flag: str = "--cpuid") -> int:
     """``0x806F8`` (or ``806F8``): CPUID.1.EAX, 32 bits at most."""
-    from ..sources.hostfacts import parse_cpuid_field
-
-    value = parse_cpuid_field(text.strip())
+    value = codec.parse_cpuid_field(text.strip())
     if value is None:
         raise InputError(f"{flag}: expected a hex value like 0x806F8, got {_shown(text)}",
                          code="invalid-flag")
@@ -147,26 +151,7 @@ def parse_count_flag(flag: str, text: str) -> int:
 
 def read_facts_file(path: Path) -> HostFacts:
     """Read and validate a ``--facts`` file (``-`` reads stdin)."""
-    from ..sources.hostfacts import MAX_FACTS_BYTES, facts_too_large, parse_facts_text
-
-    name = str(path)
-    try:
-        # At most one byte past the limit is read, whatever the file is (stdin, a FIFO,
-        # /dev/zero): enough to tell that it is too large.
-        if name == "-":
-            import sys
-
-            data: bytes = sys.stdin.buffer.read(MAX_FACTS_BYTES + 1)
-            name = "<stdin>"
-        else:
-            with open(path, "rb") as fh:
-                data = fh.read(MAX_FACTS_BYTES + 1)
-    except OSError as e:
-        raise InputError(f"--facts: cannot read {name}: {e.strerror or e}",
-                         code="unreadable") from None
-    if len(data) > MAX_FACTS_BYTES:
-        raise facts_too_large(name)
-    return parse_facts_text(data, name)
+    return codec.read_facts_file(path, "--facts")
 
 
 def host_facts_from_options(

@@ -1,34 +1,51 @@
-"""Options shared by several commands (docs/cli.md#global-conventions)."""
+"""Options shared by several commands, the output formats of each command family, and the
+one way a command's result leaves (docs/cli.md#global-conventions, docs/cli.md#output).
+
+Adding an output format: register its renderer in :data:`tdxpolicy.output.RENDERERS` and add
+the word to the format enum of the command family: :class:`OutputFormat` here (the move,
+host, image and ``show`` commands), ``GraphFormat`` (catalogue_cmds.py), ``DiffFormat``
+(diff_cmds.py), ``FleetFormat`` (move_cmds.py). Each enum lives with the commands that use it,
+so that a command does not pay for creating the others' at start-up.
+"""
 
 from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional, Sequence
+from typing import IO, Annotated, Any, Optional
 
 import typer
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..catalogue import Catalogue
+from ..output import emit, open_output
 
 
 class OutputFormat(str, Enum):
+    """Most commands: text for people, JSON for programs."""
+
     text = "text"
     json = "json"
 
+
+#: Environment variables that stand for options (docs/cli.md#environment).
+POLICY_ENV = "TDXPOLICY_POLICY"
+NO_DEFAULT_POLICY_ENV = "TDXPOLICY_NO_DEFAULT_POLICY"
 
 PolicyOpt = Annotated[
     Optional[list[Path]],
     typer.Option(
         "--policy",
         metavar="PATH",
+        envvar=POLICY_ENV,
         help="Policy document, Intel mapping_file.json, Intel README table, or a directory of "
-        "them (repeatable). Adds to the embedded catalogue.",
+        f"them (repeatable; ${POLICY_ENV} holds paths separated by ':'). Adds to the "
+        "embedded catalogue.",
     ),
 ]
 NoDefaultPolicyOpt = Annotated[
     bool,
-    typer.Option("--no-default-policy", help="Leave the embedded catalogue of Intel releases out."),
+    typer.Option("--no-default-policy", envvar=NO_DEFAULT_POLICY_ENV,
+                 help="Leave the embedded catalogue of Intel releases out "
+                 f"(${NO_DEFAULT_POLICY_ENV}=1 too)."),
 ]
 ToOpt = Annotated[
     Optional[str], typer.Option("--to", metavar="VERSION", help="Target TDX module version.")
@@ -36,11 +53,21 @@ ToOpt = Annotated[
 FormatOpt = Annotated[
     OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
 ]
+OutputOpt = Annotated[
+    Optional[Path],
+    typer.Option("--output", "-o", metavar="FILE",
+                 help="Write the output to FILE instead of stdout, atomically (complete or "
+                 "not at all); '-' is stdout."),
+]
 
 
-def load_policy(policy: Sequence[Path] | None, no_default: bool) -> Catalogue:
-    """The catalogue a command judges with: the embedded one (unless ``--no-default-policy``)
-    merged with every ``--policy`` source."""
-    from ..sources import load_catalogue
-
-    return load_catalogue(list(policy or ()), include_default=not no_default)
+def emit_result(result: Any, fmt: Enum, output: Path | None, *,
+                stream: IO[str] | None = None) -> None:
+    """The one way out: ``result`` in format ``fmt`` to ``output`` (stdout when ``None`` or
+    ``-``; a file written atomically otherwise), or to ``stream`` (stderr, when stdout
+    carries something else)."""
+    if stream is not None:
+        emit(result, str(fmt.value), stream)
+        return
+    with open_output(output) as sink:
+        emit(result, str(fmt.value), sink)

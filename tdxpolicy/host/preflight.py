@@ -26,7 +26,8 @@ from ..errors import InputError
 from ..generations import UPDATE_COMPAT_BIT, ShutdownFlag, abi, accepting
 from ..verdict import Check, MoveOptions, Result, Verdict
 from ..version import Version
-from .probe import ProbeResult, facts_to_json
+from ..codecs.hostfacts import to_json as facts_to_json
+from .probe import ProbeResult
 from .probe import HINT_MODULE_LOST, HINT_NO_UPLOAD, HINT_SEAMRET
 from .probe import format_cpu_list
 
@@ -91,7 +92,7 @@ class Preflight:
         return self.verdict.allowed
 
     def to_json(self) -> dict[str, Any]:
-        from ..render.json_out import verdict_json
+        from ..codecs.verdict import verdict_json
 
         return {
             "tdxpolicy": "preflight/1",

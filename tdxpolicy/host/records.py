@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from ..errors import InputError
+from ..output import dumps
 
 __all__ = ["DEFAULT_RECORD", "RECORD_TAG", "RecordFile", "read_records"]
 
@@ -51,7 +52,7 @@ class RecordFile:
         if self._fd is None:
             self.open()
         assert self._fd is not None
-        line = (json.dumps(record, sort_keys=False, separators=(",", ":")) + "\n").encode()
+        line = (dumps(record, pretty=False) + "\n").encode("utf-8")
         view = memoryview(line)
         while view:
             n = os.write(self._fd, view)

@@ -36,7 +36,8 @@ from ..version import Version, VersionError, parse_version
 from . import sysfs as _sysfs
 from .lock import DEFAULT_LOCK, LockBusy, UpdateLock
 from .preflight import ImageInfo, Preflight, image_info, preflight
-from .probe import ProbeResult, facts_to_json, probe
+from ..codecs.hostfacts import to_json as facts_to_json
+from .probe import ProbeResult, probe
 from .records import DEFAULT_RECORD, RECORD_TAG, RecordFile
 from .sysfs import SysfsIO
 
@@ -420,7 +421,7 @@ class _Context:
         self, outcome: Outcome, message: str, pf: Preflight | None, after: HostFacts | None,
         rb: _Readback | None = None,
     ) -> UpdateResult:
-        from ..render.json_out import verdict_json
+        from ..codecs.verdict import verdict_json
 
         self.timings["total_s"] = self.clock() - self.t0
         req = self.request

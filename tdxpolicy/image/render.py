@@ -203,3 +203,25 @@ def render_verify(image: Image, identity: Identity, checks: Sequence[Check]) -> 
     for c in checks:
         lines.append(f"  {_MARK[c.result]:<7} {c.code:<22} {c.message}")
     return "\n".join(lines) + "\n"
+
+
+# Output registry adapters (tdxpolicy.output) for tdxpolicy.commands.image's results.
+def report_text(report: Any, style: Any = None) -> str:
+    if report.checks is None:
+        return render_inspect(report.image, report.identity)
+    return render_verify(report.image, report.identity, report.checks)
+
+
+def report_json(report: Any) -> dict[str, Any]:
+    return image_document(report.image, report.identity, report.checks)
+
+
+def written_text(written: Any, style: Any = None) -> str:
+    ident = written.report.identity
+    who = "unknown release" if ident.version is None else str(ident.version)
+    return (f"wrote {written.path}: {written.what}, format {written.report.image.format_label}, "
+            f"{written.size} bytes ({who})\n")
+
+
+def written_json(written: Any) -> dict[str, Any]:
+    return report_json(written.report)

@@ -191,3 +191,15 @@ def diff_sarif(d: CatalogueDiff, tool_version: str) -> dict[str, Any]:
             "results": results,
         }],
     }
+
+
+# Output registry adapters (tdxpolicy.output).
+def diff_text_style(d: CatalogueDiff, style: Any = None) -> str:
+    return diff_text(d)
+
+
+def diff_sarif_doc(d: CatalogueDiff) -> dict[str, Any]:
+    """SARIF 2.1.0 naming this tdxpolicy's version as the tool's."""
+    from .. import __version__
+
+    return diff_sarif(d, __version__)

@@ -132,3 +132,16 @@ def graph_mermaid(graph: VersionGraph) -> str:
         arrow = "-. rollback .->" if e.kind is EdgeKind.ROLLBACK else "-->"
         out.append(f"  {_mid(e.source.text)} {arrow} {_mid(e.target.text)}")
     return "\n".join(out) + "\n"
+
+
+# Output registry adapters (tdxpolicy.output): text formats take the sink's style.
+def graph_text_style(graph: VersionGraph, style: Any = None) -> str:
+    return graph_text(graph)
+
+
+def graph_dot_style(graph: VersionGraph, style: Any = None) -> str:
+    return graph_dot(graph)
+
+
+def graph_mermaid_style(graph: VersionGraph, style: Any = None) -> str:
+    return graph_mermaid(graph)

@@ -9,12 +9,16 @@ so text output costs nothing at start-up. No I/O here.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from ..catalogue import Catalogue, Release, distinct_versets
 from ..model import Location
 from ..verdict import Check, PathResult, Result, SelectResult, Verdict
 from ..version import Version
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..commands.moves import ReleaseList, Selection
+    from ..output import Style
 
 __all__ = [
     "render_verdict",
@@ -75,7 +79,32 @@ def verdict_headline(verdict: Verdict, color: bool = False) -> str:
     return _c(head, "\x1b[32;1m" if verdict.allowed else "\x1b[31;1m", color)
 
 
-def _table(checks: Sequence[Check], color: bool, indent: str = "  ") -> list[str]:
+def _wrapped(text: str, avail: int) -> list[str]:
+    """``text`` broken at spaces into lines of at most ``avail`` columns (a word longer than
+    that, a file name, stays whole on its own line)."""
+    import textwrap
+
+    return textwrap.wrap(text, max(avail, 10), break_long_words=False,
+                         break_on_hyphens=False) or [""]
+
+
+def _fill(prefix: str, text: str, width: int | None, hang: int | None = None) -> list[str]:
+    """``prefix + text``; with a ``width``, wrapped with continuation lines indented by
+    ``hang`` columns (default: under the start of ``text``). ``prefix`` has no escapes."""
+    if width is None or len(prefix) + len(text) <= width:
+        return [prefix + text]
+    indent = " " * (len(prefix) if hang is None else hang)
+    first = _wrapped(text, width - len(prefix))[0]
+    rest = text[len(first):].strip()
+    return [prefix + first] + ([indent + p for p in _wrapped(rest, width - len(indent))]
+                               if rest else [])
+
+
+def _table(checks: Sequence[Check], color: bool, indent: str = "  ",
+           width: int | None = None) -> list[str]:
+    """One row per check: result, code, message and the cited ``file:line``. With a
+    ``width`` (a terminal), a long message wraps with a hanging indent under the message
+    column; without one (a file or pipe) every check stays on one line, for grep."""
     rows = sort_checks(checks)
     if not rows:
         return []
@@ -85,10 +114,24 @@ def _table(checks: Sequence[Check], color: bool, indent: str = "  ") -> list[str
         res = c.result.value.ljust(7)
         cite = _cite(c.source)
         tail = f"  [{cite}]" if cite else ""
-        lines.append(
-            f"{indent}{_c(res, _COLOURS.get(c.result, ''), color)} {c.code.ljust(wcode)}  "
-            f"{c.message}{_c(tail, _DIM, color) if tail else ''}"
-        )
+        head = f"{indent}{_c(res, _COLOURS.get(c.result, ''), color)} {c.code.ljust(wcode)}  "
+        column = len(indent) + 8 + wcode + 2
+        if width is None or column + len(c.message) + len(tail) <= width:
+            lines.append(f"{head}{c.message}{_c(tail, _DIM, color) if tail else ''}")
+            continue
+        body = _wrapped(c.message, width - column)
+        if tail and len(body[-1]) + len(tail) > width - column:
+            body.append(tail.strip())
+            tails = [False] * (len(body) - 1) + [True]
+        else:
+            body[-1] += tail
+            tails = [False] * len(body)
+        for i, text in enumerate(body):
+            lead = head if i == 0 else " " * column
+            if tail and color and (tails[i] or (i == len(body) - 1 and text.endswith(tail))):
+                plain = text[: len(text) - len(tail.strip() if tails[i] else tail)]
+                text = plain + _c(text[len(plain):], _DIM, True)
+            lines.append(lead + text)
     return lines
 
 
@@ -200,20 +243,22 @@ def next_steps(verdict: Verdict) -> list[str]:
     return out
 
 
-def render_verdict(verdict: Verdict, color: bool = False) -> str:
+def render_verdict(verdict: Verdict, color: bool = False, width: int | None = None) -> str:
+    """The verdict for a person; ``width``: wrap long lines to it (a terminal)."""
     lines = [verdict_headline(verdict, color)]
-    lines.extend(_table(verdict.checks, color))
+    lines.extend(_table(verdict.checks, color, width=width))
     if verdict.allowed and verdict.reversibility is not None:
         r = verdict.reversibility
-        lines.append(f"Reversible: {_reversible(r.possible, r.reason)}")
+        lines.extend(_fill("Reversible: ", _reversible(r.possible, r.reason), width))
     steps = next_steps(verdict)
     if steps:
         lines.append("Next:" if len(steps) == 1 else "Next steps:")
-        lines.extend(f"  - {s}" for s in steps)
+        for s in steps:
+            lines.extend(_fill("  - ", s, width))
     return "\n".join(lines) + "\n"
 
 
-def render_path(result: PathResult, color: bool = False) -> str:
+def render_path(result: PathResult, color: bool = False, width: int | None = None) -> str:
     src = _from_text(result.from_version)
     if result.found:
         n = len(result.hops)
@@ -223,23 +268,24 @@ def render_path(result: PathResult, color: bool = False) -> str:
         ]
         for i, hop in enumerate(result.hops, 1):
             lines.append(f"hop {i}: " + verdict_headline(hop, color))
-            lines.extend(_table(hop.checks, color, indent="    "))
+            lines.extend(_table(hop.checks, color, indent="    ", width=width))
             if hop.reversibility is not None:
                 r = hop.reversibility
-                lines.append(f"    reversible: {_reversible(r.possible, r.reason)}")
+                lines.extend(_fill("    reversible: ", _reversible(r.possible, r.reason),
+                                   width))
         return "\n".join(lines) + "\n"
     lines = [
         _c(f"NO PATH: {src} -> {result.to_version.text}", "\x1b[31;1m", color),
-        f"Reason: {result.reason or 'no permitted sequence of moves'}",
     ]
+    lines.extend(_fill("Reason: ", result.reason or "no permitted sequence of moves", width))
     if result.blocking:
         lines.append("Blocking checks:")
-        lines.extend(_table(result.blocking, color))
+        lines.extend(_table(result.blocking, color, width=width))
     return "\n".join(lines) + "\n"
 
 
 def render_select(result: SelectResult, color: bool = False,
-                  from_version: Version | None = None) -> str:
+                  from_version: Version | None = None, width: int | None = None) -> str:
     src = from_version
     if src is None and result.path:
         src = result.path[0].from_version
@@ -274,15 +320,22 @@ def render_select(result: SelectResult, color: bool = False,
                 # select only ever picks a newer release (docs/cli.md#commands).
                 kind = "reinstall" if c.version.key == src.key else "rollback"
                 why = f"  {kind}: select never picks it (use can-upgrade --to {c.version.text})"
-            res = _c(mark.ljust(11), "\x1b[32m" if reachable else "\x1b[31m", color)
-            lines.append(f"  {c.version.text.ljust(wv)}  {res}{why}".rstrip())
+            # Padded only when something follows (no trailing blanks inside the colour).
+            res = _c(mark.ljust(11) if why else mark, "\x1b[32m" if reachable else "\x1b[31m",
+                     color)
+            column = 2 + wv + 2 + 11
+            if width is None or column + len(why) <= width or not why.strip():
+                lines.append(f"  {c.version.text.ljust(wv)}  {res}{why}".rstrip())
+            else:
+                body = _fill(" " * (column + 2), why.strip(), width, hang=column + 4)
+                lines.append(f"  {c.version.text.ljust(wv)}  {res}  " + body[0].lstrip())
+                lines.extend(body[1:])
     for i, hop in enumerate(result.path, 1):
         if hop.reversibility is not None:
             r = hop.reversibility
-            lines.append(
-                f"hop {i} {_from_text(hop.from_version)} -> {hop.to_version.text}: "
-                f"reversible: {_reversible(r.possible, r.reason)}"
-            )
+            lines.extend(_fill(
+                f"hop {i} {_from_text(hop.from_version)} -> {hop.to_version.text}: ",
+                f"reversible: {_reversible(r.possible, r.reason)}", width, hang=2))
     return "\n".join(lines) + "\n"
 
 
@@ -359,3 +412,21 @@ def render_list(
             line = line[: len(line) - len(cell)] + _c(cell, colour, True)
         lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+# Output registry entries (tdxpolicy.output): the result, and the sink's style.
+def verdict_text(verdict: Verdict, style: Style) -> str:
+    return render_verdict(verdict, style.color, style.width)
+
+
+def path_text(result: PathResult, style: Style) -> str:
+    return render_path(result, style.color, style.width)
+
+
+def selection_text(selection: Selection, style: Style) -> str:
+    return render_select(selection.result, style.color, selection.from_version, style.width)
+
+
+def release_list_text(listing: ReleaseList, style: Style) -> str:
+    # A table: columns stay aligned, never wrapped (a wide terminal or a pager shows it).
+    return render_list(listing.catalogue, listing.verdicts, style.color, listing.from_version)

@@ -218,7 +218,7 @@ def load_documents(paths: Sequence[Path], *, images: list[Path] | None = None
     """
     docs: list[PolicyDocument] = []
     for path, explicit in _expand(paths):
-        if images is not None and path.is_file() and _is_image(path):
+        if images is not None and str(path) != STDIN and path.is_file() and _is_image(path):
             images.append(path)
             continue
         if not explicit and path.suffix != ".tdxpolicy":

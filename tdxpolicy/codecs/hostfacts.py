@@ -1,4 +1,7 @@
-"""Host facts from JSON: a ``--facts`` file or one line of a ``fleet`` JSON Lines stream.
+"""Codec of host facts (schemas/host-facts.schema.json): :class:`~tdxpolicy.hostfacts.HostFacts`
+to JSON (:func:`to_json`: what ``probe``, ``preflight`` and update records write) and from JSON
+(:func:`from_json`: a ``--facts`` file; :func:`facts_from_obj`: one line of a ``fleet`` JSON
+Lines stream). The value type itself is :mod:`tdxpolicy.hostfacts`.
 
 The shape is ``schemas/host-facts.schema.json``::
 
@@ -23,16 +26,20 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
-from .json_errors import classic
+from ..sources.json_errors import classic
 from ..errors import InputError, Problem
-from ..hostfacts import HostFacts
+from ..hostfacts import HostFacts, format_cpuid
 from ..model import Location
 from ..version import Version
-from .jsontext import UNIQUE_KEYS, DuplicateKeyError, PathT, Positions, json_path, overlong_integer
+from ..sources.jsontext import UNIQUE_KEYS, DuplicateKeyError, PathT, Positions, json_path, overlong_integer
 
 __all__ = [
+    "to_json",
+    "from_json",
+    "read_facts_file",
     "FACT_KEYS",
     "MAX_FACTS_BYTES",
     "facts_too_large",
@@ -293,3 +300,46 @@ def parse_facts_text(data: str | bytes, file: str) -> HostFacts:
     obj = decode_json_text(data, file)
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     return facts_from_obj(obj, file, text=text, origin="file")
+
+
+def read_facts_file(path: Path, flag: str = "--facts") -> HostFacts:
+    """Read and validate a host facts file (``-`` reads stdin). At most one byte past
+    :data:`MAX_FACTS_BYTES` is read, whatever the file is (stdin, a FIFO, /dev/zero): enough
+    to tell that it is too large."""
+    name = str(path)
+    try:
+        if name == "-":
+            import sys
+
+            data: bytes = sys.stdin.buffer.read(MAX_FACTS_BYTES + 1)
+            name = "<stdin>"
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_FACTS_BYTES + 1)
+    except OSError as e:
+        raise InputError(f"{flag}: cannot read {name}: {e.strerror or e}",
+                         code="unreadable") from None
+    if len(data) > MAX_FACTS_BYTES:
+        raise facts_too_large(name)
+    return parse_facts_text(data, name)
+
+
+def from_json(data: str | bytes, file: str = "<facts>") -> HostFacts:
+    """Host facts from a JSON document; located :class:`InputError` when it is not one."""
+    return parse_facts_text(data, file)
+
+
+def to_json(facts: HostFacts) -> dict[str, Any]:
+    """Host facts in the contract's JSON form; unknown facts are left out."""
+    out: dict[str, Any] = {}
+    if facts.module_version is not None:
+        out["module_version"] = facts.module_version.text
+    if facts.seamldr_version is not None:
+        out["seamldr_version"] = facts.seamldr_version.text
+    if facts.cpuid is not None:
+        out["cpuid"] = [format_cpuid(c) for c in facts.cpuid]
+    if facts.num_remaining_updates is not None:
+        out["num_remaining_updates"] = facts.num_remaining_updates
+    if facts.host is not None:
+        out["host"] = facts.host
+    return out
