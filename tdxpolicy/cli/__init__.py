@@ -77,12 +77,16 @@ class LazyModule:
 
     def __init__(self, name: str) -> None:
         self._name = name
+        self._module: Any = None
 
     def __getattr__(self, attr: str) -> Any:
-        import importlib
+        # Every lookup goes to the module itself (no copy of its names), so a name replaced
+        # in the module later, as tests do, is the one used.
+        module = self._module
+        if module is None:
+            import importlib
 
-        module = importlib.import_module(self._name)
-        self.__dict__.update(module.__dict__)  # later lookups skip __getattr__
+            module = self._module = importlib.import_module(self._name)
         return getattr(module, attr)
 
 
