@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from ._value import value
 from enum import Enum
+from typing import Callable
 
 from .version import Version
 
@@ -29,6 +30,7 @@ __all__ = [
     "TABLE",
     "LAYOUTS",
     "abi",
+    "detect_layout",
     "UPDATE_COMPAT_BIT",
     "ALWAYS_FLAG_GENERATIONS",
     "loader_accepts_multi_page",
@@ -137,6 +139,32 @@ ALWAYS_FLAG_GENERATIONS = tuple(r.generation for r in TABLE if r.shutdown_flag i
 
 def abi(generation: Generation | str) -> KernelABI:
     return _BY_GEN[Generation(generation)]
+
+
+def detect_layout(
+    is_dir: Callable[[str], bool], exists: Callable[[str], bool]
+) -> tuple[str, tuple[Generation, ...]] | None:
+    """The sysfs layout a host shows and the generations that share it, from two questions
+    about paths relative to the sysfs root; None when sysfs shows no TDX host interface.
+
+    Within the ``seamldr-dir`` layout the upload directory's name tells v1-v3
+    (``seamldr_upload``) from v4-v7 (``tdx_module``); within ``flat`` nothing does
+    (docs/kernel-generations.md#what-sysfs-can-and-cannot-tell)."""
+    flat = abi(Generation.MERGED)
+    legacy = abi(Generation.LEGACY)
+    if is_dir(flat.tdx_host):
+        if is_dir(f"{flat.tdx_host}/seamldr"):
+            candidates = LAYOUTS["seamldr-dir"]
+            present = tuple(g for g in candidates if is_dir(abi(g).upload_dir))
+            return "seamldr-dir", present if len(present) == 1 else candidates
+        if exists(flat.seamldr_version) or is_dir(flat.upload_dir):
+            return "flat", LAYOUTS["flat"]
+        # Only `version`: every generation hides the P-SEAMLDR attributes and the upload
+        # directory when updates are unsupported, so any of them may be running.
+        return "tdx_host", LAYOUTS["seamldr-dir"] + LAYOUTS["flat"]
+    if is_dir(legacy.tdx_host):
+        return "legacy", LAYOUTS["legacy"]
+    return None
 
 
 def accepting(fmt: str, generations: tuple[Generation, ...] | None = None) -> tuple[Generation, ...]:

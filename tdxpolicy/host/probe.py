@@ -15,6 +15,10 @@ sources in docs/kernel-generations.md). Sysfs shows one of four layouts:
 * ``legacy``: ``devices/virtual/tdx/{tdx_tsm,seamldr}/version`` and ``seamldr_upload`` (Intel's
   older interface and reference script).
 
+Which layout a host shows is :func:`tdxpolicy.generations.detect_layout`; ``/proc/cpuinfo``
+and the offline CPU list are parsed by :mod:`tdxpolicy.host.cpuinfo`, and the hints that tell
+the operator what to do are :mod:`tdxpolicy.host.hints`.
+
 :func:`probe` is lenient about what makes an update impossible but leaves the facts readable
 (module lost, no upload interface, the ``seamret_invd_vmcs`` bug): it records them in
 :attr:`Interface.problems` so that ``preflight`` can turn them into failing checks.
@@ -34,11 +38,20 @@ from typing import Any
 
 from .._value import value
 from ..errors import HostError, InputError, Problem
-from ..generations import LAYOUTS, Generation, abi
+from ..generations import Generation, abi, detect_layout
 from ..hostfacts import HostFacts, format_cpuid
 from ..model import Location
 from ..version import Version, VersionError, parse_version
 from . import sysfs as _sysfs
+from .cpuinfo import (
+    SEAMRET_BUG,
+    CpuInfo,
+    encode_cpuid_eax,
+    format_cpu_list,
+    parse_cpu_list,
+    parse_cpuinfo,
+)
+from .hints import HINT_MODULE_LOST, HINT_NO_UPLOAD, HINT_NOT_TDX, HINT_ROOT, HINT_SEAMRET
 from .sysfs import ATTR_LIMIT, SysfsIO
 
 __all__ = [
@@ -48,12 +61,21 @@ __all__ = [
     "probe",
     "probe_facts",
     "state_generation",
+    "UPLOAD_STATUSES",
+    "UPLOAD_FILES",
+    # Parsed by tdxpolicy.host.cpuinfo and said by tdxpolicy.host.hints; kept here for the
+    # callers that import them from this module (preflight, the host commands, tests).
+    "SEAMRET_BUG",
+    "CpuInfo",
     "encode_cpuid_eax",
     "parse_cpuinfo",
     "parse_cpu_list",
-    "UPLOAD_STATUSES",
-    "UPLOAD_FILES",
-    "SEAMRET_BUG",
+    "format_cpu_list",
+    "HINT_NOT_TDX",
+    "HINT_ROOT",
+    "HINT_MODULE_LOST",
+    "HINT_SEAMRET",
+    "HINT_NO_UPLOAD",
 ]
 
 # /proc/cpuinfo on a host with many hundreds of CPUs is a few MiB; anything far beyond is junk.
@@ -64,31 +86,6 @@ CPUINFO_LIMIT = 32 << 20
 UPLOAD_STATUSES = ("idle", "receiving", "preparing", "transferring", "programming")
 # The fw_upload attributes the update sequence uses.
 UPLOAD_FILES = ("loading", "data", "status", "error")
-
-SEAMRET_BUG = "seamret_invd_vmcs"
-
-HINT_NOT_TDX = (
-    "this host does not run a TDX-enabled kernel with a TDX module: enable TDX in the BIOS "
-    "(TME-MT and SEAM loader settings) and boot a kernel with TDX host support "
-    "(kvm_intel.tdx=1)"
-)
-HINT_ROOT = "run as root (the P-SEAMLDR attributes are readable by root only)"
-HINT_MODULE_LOST = (
-    "the TDX module is gone (a runtime update failed after the old module shut down): every "
-    "TD on this host was lost and TDX is unusable until the host is rebooted; reboot it"
-)
-HINT_SEAMRET = (
-    "the CPU reports the seamret_invd_vmcs erratum (/proc/cpuinfo 'bugs'), so the kernel "
-    "disables TDX module runtime updates (Documentation/arch/x86/tdx.rst): load a CPU "
-    "microcode update that fixes the erratum, or update the TDX module through a BIOS update "
-    "and a reboot"
-)
-HINT_NO_UPLOAD = (
-    "the kernel exposes no TDX module update interface: the running module does not report "
-    "TD-preserving update support (TDX_FEATURES0 bit 1) or the kernel has no runtime update "
-    "support; boot a kernel with TDX module runtime update, or update the module through a "
-    "BIOS update and a reboot"
-)
 
 
 def _layout_label(generations: tuple[Generation, ...]) -> str:
@@ -322,23 +319,13 @@ def _read_error(path: Path, e: OSError, what: str) -> HostError:
 
 
 def _detect(io: SysfsIO, sysfs: Path) -> tuple[str, tuple[Generation, ...]]:
-    """The sysfs layout and the generations that share it. Within the ``seamldr-dir`` layout
-    the upload directory's name tells v1-v3 (``seamldr_upload``) from v4-v7 (``tdx_module``);
-    within ``flat`` nothing does (docs/kernel-generations.md)."""
+    """The sysfs layout and the generations that share it (:func:`detect_layout`); a
+    :class:`HostError` when sysfs shows no TDX host interface at all."""
+    found = detect_layout(lambda p: io.is_dir(sysfs / p), lambda p: io.exists(sysfs / p))
+    if found is not None:
+        return found
     flat = abi(Generation.MERGED)
     legacy = abi(Generation.LEGACY)
-    if io.is_dir(sysfs / flat.tdx_host):
-        if io.is_dir(sysfs / flat.tdx_host / "seamldr"):
-            candidates = LAYOUTS["seamldr-dir"]
-            present = tuple(g for g in candidates if io.is_dir(sysfs / abi(g).upload_dir))
-            return "seamldr-dir", present if len(present) == 1 else candidates
-        if io.exists(sysfs / flat.seamldr_version) or io.is_dir(sysfs / flat.upload_dir):
-            return "flat", LAYOUTS["flat"]
-        # Only `version`: every generation hides the P-SEAMLDR attributes and the upload
-        # directory when updates are unsupported, so any of them may be running.
-        return "tdx_host", LAYOUTS["seamldr-dir"] + LAYOUTS["flat"]
-    if io.is_dir(sysfs / legacy.tdx_host):
-        return "legacy", LAYOUTS["legacy"]
     raise HostError(
         [
             Problem(
@@ -495,158 +482,3 @@ def _hostname(io: SysfsIO, proc_root: Path) -> str | None:
     if not text or len(text) > 253 or not re.fullmatch(r"[A-Za-z0-9._-]+", text):
         return None
     return text
-
-
-# --- /proc/cpuinfo -----------------------------------------------------------------------------
-
-
-@value
-class CpuInfo:
-    cpuid: tuple[int, ...]  # CPUID.1.EAX per physical package, in package order
-    seamret_invd_vmcs: bool
-    logical: int
-
-
-def encode_cpuid_eax(family: int, model: int, stepping: int) -> int:
-    """CPUID.1.EAX from the kernel's decoded family/model/stepping (Intel SDM vol. 2A, CPUID
-    leaf 1): a family above 15 is 15 plus the extended family (bits 27:20); for families 6 and
-    15 the model's high nibble is the extended model (bits 19:16)."""
-    if not 0 <= stepping <= 0xF:
-        raise ValueError(f"stepping {stepping} is out of range 0-15")
-    if not 0 <= family <= 0xF + 0xFF:
-        raise ValueError(f"cpu family {family} is out of range 0-270")
-    if family < 0xF:
-        base_family, ext_family = family, 0
-    else:
-        base_family, ext_family = 0xF, family - 0xF
-    if base_family in (0x6, 0xF):
-        if not 0 <= model <= 0xFF:
-            raise ValueError(f"model {model} is out of range 0-255")
-        ext_model, base_model = model >> 4, model & 0xF
-    else:
-        if not 0 <= model <= 0xF:
-            raise ValueError(f"model {model} is out of range 0-15 for cpu family {family}")
-        ext_model, base_model = 0, model
-    return (ext_family << 20) | (ext_model << 16) | (base_family << 8) | (base_model << 4) | stepping
-
-
-_INT_RE = re.compile(r"[0-9]{1,6}")
-
-
-def parse_cpuinfo(text: str, file: str = "/proc/cpuinfo") -> CpuInfo:
-    """CPUID.1.EAX per physical package, and whether any CPU has the seamret_invd_vmcs bug."""
-    blocks: list[tuple[int, dict[str, str]]] = []
-    current: dict[str, str] = {}
-    # (block start line, key) -> (line, column of the value): errors name the exact line.
-    where: dict[tuple[int, str], tuple[int, int]] = {}
-    start = 1
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            if current:
-                blocks.append((start, current))
-                current = {}
-            continue
-        if not current:
-            start = lineno
-        key, sep, value = line.partition(":")
-        if not sep:
-            raise HostError(
-                [Problem(f"expected 'key : value', got {line[:60]!r}", Location(file, lineno, 1))],
-                code="bad-host-data",
-            )
-        current[key.strip()] = value.strip()
-        where[(start, key.strip())] = (lineno, len(line) - len(value.lstrip()) + 1)
-    if current:
-        blocks.append((start, current))
-    processors = [(ln, b) for ln, b in blocks if "processor" in b]
-    if not processors:
-        raise HostError(
-            [Problem("no 'processor' entries: this is not /proc/cpuinfo of an x86 host",
-                     Location(file))],
-            code="bad-host-data",
-        )
-    packages: dict[int, int] = {}
-    bug = False
-    for ln, b in processors:
-        def field_int(name: str, ln: int = ln, b: dict[str, str] = b) -> int:
-            v = b.get(name)
-            if v is None:
-                raise HostError(
-                    [Problem(f"processor entry has no '{name}' line", Location(file, ln, 1))],
-                    code="bad-host-data",
-                )
-            if not _INT_RE.fullmatch(v):
-                line, col = where.get((ln, name), (ln, 1))
-                raise HostError(
-                    [Problem(f"'{name}': expected a decimal number, got {v[:40]!r}",
-                             Location(file, line, col))],
-                    code="bad-host-data",
-                )
-            return int(v)
-
-        vendor = b.get("vendor_id")
-        if vendor != "GenuineIntel":
-            raise HostError(
-                [Problem(f"vendor_id is {vendor!r}, not GenuineIntel: {HINT_NOT_TDX}",
-                         Location(file, ln, 1))],
-                code="not-tdx-host",
-            )
-        try:
-            eax = encode_cpuid_eax(field_int("cpu family"), field_int("model"),
-                                   field_int("stepping"))
-        except ValueError as e:
-            raise HostError([Problem(str(e), Location(file, ln, 1))], code="bad-host-data") from None
-        pkg = field_int("physical id") if "physical id" in b else 0
-        prev = packages.get(pkg)
-        if prev is not None and prev != eax:
-            # One package has one CPUID signature; two means the file is not from one host.
-            raise HostError(
-                [Problem(f"package {pkg} reports two CPUID signatures "
-                         f"({format_cpuid(prev)} and {format_cpuid(eax)})", Location(file, ln, 1))],
-                code="bad-host-data",
-            )
-        packages[pkg] = eax
-        if SEAMRET_BUG in b.get("bugs", "").split():
-            bug = True
-    cpuid = tuple(packages[p] for p in sorted(packages))
-    return CpuInfo(cpuid, bug, len(processors))
-
-
-def parse_cpu_list(text: str, path: Path | str = "offline") -> tuple[int, ...]:
-    """The kernel's CPU list format (``0-3,8``); empty means none."""
-    s = text.strip()
-    if not s:
-        return ()
-    ranges: list[tuple[int, int]] = []
-    for part in s.split(","):
-        m = re.fullmatch(r"([0-9]{1,5})(?:-([0-9]{1,5}))?", part)
-        if m is None:
-            raise _fail(
-                Path(path), f"the offline CPU list: expected a list like 4-7,9, got {s[:40]!r}",
-                "bad-host-data",
-            )
-        lo = int(m.group(1))
-        hi = int(m.group(2)) if m.group(2) else lo
-        if hi < lo:
-            raise _fail(Path(path), f"the offline CPU list: bad range {part!r}", "bad-host-data")
-        ranges.append((lo, hi))
-    # Merge the ranges before enumerating: overlapping ranges in a hostile file (hundreds of
-    # '0-99999') must cost no more than one (at most 100000 CPUs listed).
-    out: list[int] = []
-    for lo, hi in sorted(ranges):
-        start = max(lo, out[-1] + 1) if out else lo
-        out.extend(range(start, hi + 1))
-    return tuple(out)
-
-
-def format_cpu_list(cpus: tuple[int, ...]) -> str:
-    """``(4, 5, 6, 7, 9)`` -> ``4-7,9``."""
-    parts: list[str] = []
-    i = 0
-    while i < len(cpus):
-        j = i
-        while j + 1 < len(cpus) and cpus[j + 1] == cpus[j] + 1:
-            j += 1
-        parts.append(str(cpus[i]) if i == j else f"{cpus[i]}-{cpus[j]}")
-        i = j + 1
-    return ",".join(parts)

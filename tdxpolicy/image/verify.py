@@ -7,31 +7,31 @@ the byte offset of the field and what was expected, so that an operator can act 
 Verification is pure: it takes a decoded :class:`~tdxpolicy.image.reader.Image` and returns
 data. "Invalid" is a list of failing checks, never an exception.
 
+Each code of :class:`ImageCheck` is one small function of :data:`CHECKS`, which cites its rule;
+:func:`verify` runs the table in order (the kernel's header checks, then P-SEAMLDR's). A check
+that does not apply to the image's format (the 0x100 checksum on a 0x200 image, any header
+check on a bare sigstruct + module pair) returns None and is not listed.
+
 Why P-SEAMLDR's checks are replayed here: the merged kernel validates only the 0x200 header;
 every other check happens after the running module has shut down, and a rejection then kills
-every TD (docs/domain.md#parts).
-
-The RSA-3072 signature is verified with plain ``pow()`` and a comparison against the full
-expected EMSA-PKCS1-v1_5 encoding (RFC 8017 section 8.2.2, steps 3-4: encode and compare, no
-parsing of the decrypted block, so no Bleichenbacher-style leniency). With ``e = 65537`` this
-costs well under a millisecond, whereas importing ``cryptography`` costs tens of milliseconds
-of start-up; the test-suite uses ``cryptography`` as an independent oracle.
+every TD (docs/domain.md#parts). The RSA-3072 signature is verified by
+:mod:`tdxpolicy.image.rsa`.
 """
 
 from __future__ import annotations
 
 import array
 import hashlib
-import hmac
 import sys
 from enum import Enum
-from typing import Any, Collection, Iterable, Sequence
+from typing import Any, Callable, Collection, Iterable, Sequence
 
+from .._value import value
 from ..generations import Generation, abi, accepting, loader_accepts_multi_page
-from ..model import Location
-from ..version import Version
 from ..hostfacts import format_cpuid
+from ..model import Location
 from ..verdict import Check, Result
+from ..version import Version
 from .reader import (
     BLOB_SIGNATURE,
     HEADER_SIZE,
@@ -44,12 +44,14 @@ from .reader import (
     ImageFormat,
     TdxImageHeader,
 )
+from .rsa import rsa_pkcs1v15_sha384_verify
 
 __all__ = [
     "INTEL_KEY_HASH",
     "Kernel",
     "ImageCheck",
     "NON_STRUCTURAL",
+    "CHECKS",
     "verify",
     "word_sum",
     "is_valid",
@@ -71,7 +73,7 @@ Kernel = Generation
 
 
 class ImageCheck(str, Enum):
-    """Image check codes. Stable: add, never rename."""
+    """Image check codes, in the order :func:`verify` lists them. Stable: add, never rename."""
 
     HEADER_VERSION = "header-version"
     HEADER_SIGNATURE = "header-signature"
@@ -103,7 +105,7 @@ NON_STRUCTURAL = frozenset(
     {ImageCheck.SIGNING_KEY.value, ImageCheck.KERNEL_FORMAT.value, ImageCheck.DEBUG.value}
 )
 
-# Sigstruct constants (seam_sigstruct.h; docs/domain.md#image-formats).
+# Sigstruct constants (seam_sigstruct.h; docs/domain.md#sigstruct).
 _HEADER_TYPE = 6
 _HEADER_LENGTH = 0xE1
 _HEADER_VERSION = 0x10000
@@ -116,9 +118,20 @@ _RSA_EXPONENT = 0x10001
 # P-SEAMLDR: NUM_OF_EXCEPTION_VECTORS * SEAM_MODULE_EXCEPTION_HANDLER_SIZE
 _EXCEPTION_TABLE_SIZE = 32 * 16
 
-# DER DigestInfo prefix for SHA-384 (RFC 8017 section 9.2, note 1).
-_SHA384_DIGEST_INFO = bytes.fromhex("3041300d060960864801650304020205000430")
-_RSA_BYTES = 384
+
+@value
+class _Subject:
+    """What every check looks at: the image and what :func:`verify` was told about its target."""
+
+    image: Image
+    kernel: Generation | None  # the generation named by the caller: decides kernel-format
+    kernels: tuple[Generation, ...]  # candidates (the named one alone, when named)
+    seamldr: Version | None  # the running P-SEAMLDR (sigstruct page rule)
+    trusted_key_hashes: Collection[str]
+
+
+#: One image check: the :class:`Check` of its code, or None when it does not apply.
+CheckFn = Callable[[_Subject], Check | None]
 
 
 def word_sum(data: bytes) -> int:
@@ -133,25 +146,6 @@ def word_sum(data: bytes) -> int:
     return sum(words) & 0xFFFF
 
 
-def rsa_pkcs1v15_sha384_verify(
-    modulus_le: bytes, exponent: int, signature_le: bytes, message: bytes
-) -> bool:
-    """RSA PKCS#1 v1.5 verification with SHA-384, key and signature stored little-endian."""
-    n = int.from_bytes(modulus_le, "little")
-    s = int.from_bytes(signature_le, "little")
-    if n < 3 or s >= n or exponent < 1:
-        return False
-    k = max(_RSA_BYTES, (n.bit_length() + 7) // 8)
-    em = pow(s, exponent, n).to_bytes(k, "big")
-    t = _SHA384_DIGEST_INFO + hashlib.sha384(message).digest()
-    expected = b"\x00\x01" + b"\xff" * (k - len(t) - 3) + b"\x00" + t
-    return hmac.compare_digest(em, expected)
-
-
-def _loc(image: Image, offset: int | None) -> Location:
-    return Location(file=image.path, offset=offset)
-
-
 def _chk(
     image: Image,
     code: ImageCheck,
@@ -160,86 +154,194 @@ def _chk(
     offset: int | None = None,
     **facts: Any,
 ) -> Check:
-    if isinstance(ok, Result):
-        result = ok
-    else:
-        result = Result.PASS if ok else Result.FAIL
+    result = ok if isinstance(ok, Result) else Result.PASS if ok else Result.FAIL
     if offset is not None:
         message = f"{message} (byte offset {offset:#x})"
-    return Check(code.value, result, message, _loc(image, offset), facts)
+    return Check(code.value, result, message, Location(file=image.path, offset=offset), facts)
 
 
-# --- header checks ----------------------------------------------------------------------------
+def _blob_module_offset_ok(image: Image, h: BlobHeader) -> bool:
+    """``offset_of_module = 4096 + 4096 N`` with N >= 1, inside the file
+    (docs/domain.md#tdx-blob-0x100)."""
+    n = h.sigstruct_pages
+    return n is not None and n >= 1 and h.offset_of_module <= image.size
 
 
-def _header_version_check(image: Image, version: int, fmt: ImageFormat) -> Check:
-    ok = version == fmt
-    return _chk(
-        image,
-        ImageCheck.HEADER_VERSION,
-        ok,
-        f"header version {version:#06x}"
-        + ("" if ok else f", expected {fmt.value:#06x} for a {fmt.name.lower()}"),
-        0,
-        version=version,
-    )
+def _names(gens: Iterable[Generation]) -> str:
+    return ", ".join(g.value for g in gens)
 
 
-def _header_signature_check(image: Image, signature: bytes, offset: int) -> Check:
-    ok = signature == BLOB_SIGNATURE
-    return _chk(
-        image,
-        ImageCheck.HEADER_SIGNATURE,
-        ok,
-        f"signature {signature!r}" + ("" if ok else f", expected {BLOB_SIGNATURE!r}"),
-        offset,
-    )
+# --- the kernel's header checks (docs/domain.md#image-formats, docs/kernel-generations.md#the-table)
 
 
-def _checksum_check(image: Image, h: BlobHeader, kernels: Sequence[Generation]) -> Check:
-    """The 16-bit word sum of the file is 0. Only v1-v3 (and, not knowing better, Intel's older
-    interface) verify it; v4 dropped the check ("Remove checksum verification as it is
-    optional"). A mismatch fails unless every candidate kernel is known to ignore it."""
+def _header_version(s: _Subject) -> Check | None:
+    """``version`` is 0x100 in a ``tdx_blob`` (docs/domain.md#tdx-blob-0x100), 0x200 in a
+    ``tdx_image`` (docs/domain.md#tdx-image-0x200)."""
+    h = s.image.header
+    if isinstance(h, BlobHeader):
+        fmt = ImageFormat.TDX_BLOB
+    elif isinstance(h, TdxImageHeader):
+        fmt = ImageFormat.TDX_IMAGE
+    else:
+        return None
+    ok = h.version == fmt
+    return _chk(s.image, ImageCheck.HEADER_VERSION, ok,
+                f"header version {h.version:#06x}"
+                + ("" if ok else f", expected {fmt.value:#06x} for a {fmt.name.lower()}"),
+                0, version=h.version)
+
+
+def _header_signature(s: _Subject) -> Check | None:
+    """``signature`` is ``TDX-BLOB``, at offset 8 of a 0x100 header and 4 of a 0x200 one
+    (docs/domain.md#image-formats)."""
+    h = s.image.header
+    if isinstance(h, BlobHeader):
+        offset = 8
+    elif isinstance(h, TdxImageHeader):
+        offset = 4
+    else:
+        return None
+    ok = h.signature == BLOB_SIGNATURE
+    return _chk(s.image, ImageCheck.HEADER_SIGNATURE, ok,
+                f"signature {h.signature!r}" + ("" if ok else f", expected {BLOB_SIGNATURE!r}"),
+                offset)
+
+
+def _header_length(s: _Subject) -> Check | None:
+    """0x100: ``length`` is the file size (docs/domain.md#tdx-blob-0x100). 0x200: the file is
+    exactly ``4096 * (1 + sigstruct pages + module pages)`` (docs/domain.md#tdx-image-0x200)."""
+    image, h = s.image, s.image.header
+    if isinstance(h, BlobHeader):
+        ok = h.length == image.size
+        return _chk(image, ImageCheck.HEADER_LENGTH, ok,
+                    f"length field {h.length} bytes, file {image.size} bytes"
+                    + ("" if ok else ": the length must equal the file size"),
+                    16, length=h.length, file_size=image.size)
+    if isinstance(h, TdxImageHeader):
+        declared = PAGE_SIZE * (1 + h.sigstruct_nr_pages + h.module_nr_pages)
+        ok = declared == image.size
+        return _chk(image, ImageCheck.HEADER_LENGTH, ok,
+                    f"4096 x (1 + {h.sigstruct_nr_pages} + {h.module_nr_pages}) = {declared} "
+                    f"bytes, file {image.size} bytes"
+                    + ("" if ok else ": the kernel requires them to be equal"),
+                    12, declared=declared, file_size=image.size)
+    return None
+
+
+def _header_checksum(s: _Subject) -> Check | None:
+    """0x100 only: the 16-bit word sum of the file is 0 (docs/domain.md#tdx-blob-0x100). Only
+    v1-v3 (and, not knowing better, Intel's older interface) verify it; v4 dropped the check
+    ("Remove checksum verification as it is optional"; docs/kernel-generations.md#the-table).
+    A mismatch fails unless every candidate kernel is known to ignore it. The 0x200 checksum
+    is not checked by the kernel, so no check is made of it."""
+    image, h = s.image, s.image.header
+    if not isinstance(h, BlobHeader):
+        return None
     total = word_sum(image.data)
     facts = {"checksum": h.checksum, "word_sum": total}
     head = f"16-bit word sum of the file is {total:#06x} with checksum field {h.checksum:#06x}"
     if total == 0:
         return _chk(image, ImageCheck.HEADER_CHECKSUM, True, head, 2, **facts)
-    checking = [g for g in kernels if abi(g).checksum_verified]
-    if kernels and not checking:
+    checking = [g for g in s.kernels if abi(g).checksum_verified]
+    if s.kernels and not checking:
         return _chk(image, ImageCheck.HEADER_CHECKSUM, Result.WARN,
-                    f"{head}; the {', '.join(g.value for g in kernels)} kernel does not verify "
+                    f"{head}; the {_names(s.kernels)} kernel does not verify "
                     "the checksum (the signature and seamhash checks still cover the content)",
                     2, **facts)
-    who = ", ".join(g.value for g in checking) if checking else "v1-v3 kernels"
+    who = _names(checking) if checking else "v1-v3 kernels"
     return _chk(image, ImageCheck.HEADER_CHECKSUM, False,
                 f"{head}; expected the sum to be 0 mod 2^16 ({who} refuse it)", 2, **facts)
 
 
-def _multi_page_check(image: Image, n: int, kernels: Sequence[Generation],
-                      seamldr: Version | None) -> Check:
+def _header_reserved(s: _Subject) -> Check | None:
+    """Reserved header fields are zero: ``reserved0`` and ``reserved1`` of 0x100
+    (docs/domain.md#tdx-blob-0x100), ``reserved`` of 0x200 (docs/domain.md#tdx-image-0x200)."""
+    h = s.image.header
+    if isinstance(h, BlobHeader):
+        bad = 20 if h.reserved0 else h.reserved1_first_nonzero
+        good = "reserved0 and reserved1 are zero"
+    elif isinstance(h, TdxImageHeader):
+        bad = h.reserved_first_nonzero
+        good = "reserved bytes are zero"
+    else:
+        return None
+    return _chk(s.image, ImageCheck.HEADER_RESERVED, bad is None,
+                good if bad is None else "reserved header bytes must be zero; first non-zero byte",
+                20 if bad is None else bad)
+
+
+def _module_offset(s: _Subject) -> Check | None:
+    """0x100 only: ``offset_of_module = 4096 + 4096 N`` with N >= 1 sigstruct pages, inside
+    the file (docs/domain.md#tdx-blob-0x100)."""
+    image, h = s.image, s.image.header
+    if not isinstance(h, BlobHeader):
+        return None
+    off = h.offset_of_module
+    ok = _blob_module_offset_ok(image, h)
+    if ok:
+        msg = f"offset_of_module {off:#x} = 4096 + {h.sigstruct_pages} x 4096"
+    else:
+        msg = (
+            f"offset_of_module {off:#x} must be 4096 + N x 4096 with N >= 1, page-aligned "
+            f"and inside the file ({image.size:#x} bytes)"
+        )
+    return _chk(image, ImageCheck.MODULE_OFFSET, ok, msg, 4, offset_of_module=off)
+
+
+def _sigstruct_pages(s: _Subject) -> Check:
+    """How many sigstruct pages, and whether the kernel passes them whole and P-SEAMLDR takes
+    them: 0x100 by :func:`_multi_page` beyond one page (docs/kernel-generations.md#the-table);
+    0x200 exactly one (``sigstruct_nr_pages`` at most 1, and 0 is refused by P-SEAMLDR after
+    shutdown, docs/domain.md#tdx-image-0x200); a bare pair's sigstruct file one page at most
+    (it becomes the image's single sigstruct page)."""
+    image, h = s.image, s.image.header
+    code = ImageCheck.SIGSTRUCT_PAGES
+    if isinstance(h, BlobHeader):
+        n = h.sigstruct_pages
+        if not _blob_module_offset_ok(image, h):
+            return _chk(image, code, False,
+                        "sigstruct pages cannot be located: offset_of_module is invalid", 4)
+        if n == 1:
+            return _chk(image, code, True, "1 sigstruct page", HEADER_SIZE, pages=1)
+        assert n is not None
+        return _multi_page(s, n)
+    if isinstance(h, TdxImageHeader):
+        sp = h.sigstruct_nr_pages
+        if sp == 1:
+            return _chk(image, code, True, "1 sigstruct page", 12, pages=1)
+        if sp == 0:
+            return _chk(image, code, False,
+                        "0 sigstruct pages: the kernel accepts it but P-SEAMLDR refuses it after "
+                        "the running module has shut down (every TD lost)", 12, pages=0)
+        return _chk(image, code, False, f"{sp} sigstruct pages; the kernel accepts at most 1",
+                    12, pages=sp)
+    n = len(image.sigstruct_area)
+    ok = SIGSTRUCT_SIZE <= n <= PAGE_SIZE
+    return _chk(image, code, ok,
+                f"sigstruct file is {n} bytes" + ("" if ok else "; expected 2048 to 4096 bytes"),
+                0, sigstruct_bytes=n)
+
+
+def _multi_page(s: _Subject, n: int) -> Check:
     """A 0x100 sigstruct of more than one page (docs/kernel-generations.md): v1-v3 pass one
     page; v4-v8 pass up to 4 (more are silently clamped), v5-v8 with loader parameter
     version 1, which P-SEAMLDR 1.5 refuses with EBADPARAM after the running module has shut
     down. No source says any P-SEAMLDR accepts it, so it is refused unless one does."""
-    pool = [g for g in kernels if "0x100" in abi(g).formats] or list(accepting("0x100"))
-
-    def names(gens: list[Generation]) -> str:
-        return ", ".join(g.value for g in gens)
-
+    image, seamldr = s.image, s.seamldr
+    pool = [g for g in s.kernels if "0x100" in abi(g).formats] or list(accepting("0x100"))
     one_page = [g for g in pool if abi(g).multi_page_params_version is None]
     clamped = [g for g in pool if abi(g).multi_page_params_version is not None
                and n > abi(g).max_sigstruct_pages]
     whole = [g for g in pool if g not in one_page and g not in clamped]
     reasons: list[str] = []
     if one_page:
-        reasons.append(f"{names(one_page)} pass only the first page to P-SEAMLDR")
+        reasons.append(f"{_names(one_page)} pass only the first page to P-SEAMLDR")
     if clamped:
         most = min(abi(g).max_sigstruct_pages for g in clamped)
-        reasons.append(f"{names(clamped)} silently pass only the first {most} of the {n} pages")
+        reasons.append(f"{_names(clamped)} silently pass only the first {most} of the {n} pages")
     accepts = loader_accepts_multi_page(seamldr)
     if (whole or clamped) and accepts is not True:
-        who = names(whole + clamped)
+        who = _names(whole + clamped)
         if accepts is False:
             reasons.append(f"{who} pass them with loader parameter version 1, which P-SEAMLDR "
                            f"{seamldr} refuses (EBADPARAM) after the running module has shut "
@@ -256,201 +358,57 @@ def _multi_page_check(image: Image, n: int, kernels: Sequence[Generation],
         return _chk(image, ImageCheck.SIGSTRUCT_PAGES, False,
                     f"{n} sigstruct pages: " + "; ".join(reasons), HEADER_SIZE, **facts)
     return _chk(image, ImageCheck.SIGSTRUCT_PAGES, True,
-                f"{n} sigstruct pages: passed whole by {', '.join(g.value for g in pool)} and "
+                f"{n} sigstruct pages: passed whole by {_names(pool)} and "
                 f"accepted by P-SEAMLDR {seamldr}", HEADER_SIZE, **facts)
 
 
-def _blob_header_checks(image: Image, h: BlobHeader, kernels: Sequence[Generation] = (),
-                        seamldr: Version | None = None) -> list[Check]:
-    """0x100 ``tdx_blob`` (intel/blob_structure.txt; docs/domain.md#image-formats)."""
-    out = [
-        _header_version_check(image, h.version, ImageFormat.TDX_BLOB),
-        _header_signature_check(image, h.signature, 8),
-    ]
-    out.append(
-        _chk(
-            image,
-            ImageCheck.HEADER_LENGTH,
-            h.length == image.size,
-            f"length field {h.length} bytes, file {image.size} bytes"
-            + ("" if h.length == image.size else ": the length must equal the file size"),
-            16,
-            length=h.length,
-            file_size=image.size,
-        )
-    )
-    out.append(_checksum_check(image, h, kernels))
-    bad = 20 if h.reserved0 else h.reserved1_first_nonzero
-    out.append(
-        _chk(
-            image,
-            ImageCheck.HEADER_RESERVED,
-            bad is None,
-            "reserved0 and reserved1 are zero"
-            if bad is None
-            else "reserved header bytes must be zero; first non-zero byte",
-            20 if bad is None else bad,
-        )
-    )
-    off = h.offset_of_module
-    n = h.sigstruct_pages
-    offset_ok = n is not None and n >= 1 and off <= image.size
-    if offset_ok:
-        msg = f"offset_of_module {off:#x} = 4096 + {n} x 4096"
-    else:
-        msg = (
-            f"offset_of_module {off:#x} must be 4096 + N x 4096 with N >= 1, page-aligned "
-            f"and inside the file ({image.size:#x} bytes)"
-        )
-    out.append(_chk(image, ImageCheck.MODULE_OFFSET, offset_ok, msg, 4, offset_of_module=off))
-    if not offset_ok:
-        out.append(
-            _chk(
-                image,
-                ImageCheck.SIGSTRUCT_PAGES,
-                False,
-                "sigstruct pages cannot be located: offset_of_module is invalid",
-                4,
-            )
-        )
-    elif n == 1:
-        out.append(
-            _chk(image, ImageCheck.SIGSTRUCT_PAGES, True, "1 sigstruct page", HEADER_SIZE, pages=1)
-        )
-    else:
-        assert n is not None
-        out.append(_multi_page_check(image, n, kernels, seamldr))
-    out.append(_module_pages_check(image, image.size - off if offset_ok else None, off if offset_ok else 4))
-    return out
-
-
-def _module_pages_check(image: Image, module_len: int | None, offset: int) -> Check:
+def _module_pages(s: _Subject) -> Check:
     """Module pages: non-empty, whole pages, at most 496 (kernel SEAMLDR_MAX_NR_MODULE_PAGES,
     P-SEAMLDR SEAMLDR_PARAMS_MIN/MAX_MODULE_PAGES); zero pages is refused by P-SEAMLDR after
-    shutdown, so it is refused here (docs/domain.md#image-formats)."""
-    if module_len is None:
-        return _chk(image, ImageCheck.MODULE_PAGES, False, "module pages cannot be located", offset)
+    shutdown, so it is refused here (docs/domain.md#tdx-image-0x200)."""
+    image, h = s.image, s.image.header
+    if isinstance(h, TdxImageHeader):
+        if h.module_nr_pages == 0:
+            return _chk(image, ImageCheck.MODULE_PAGES, False,
+                        "0 module pages: the kernel accepts it but P-SEAMLDR refuses it after the "
+                        "running module has shut down (every TD lost)", 16, pages=0)
+        ok = h.module_nr_pages <= MAX_MODULE_PAGES
+        return _chk(image, ImageCheck.MODULE_PAGES, ok,
+                    f"{h.module_nr_pages} module pages"
+                    + ("" if ok else f"; the kernel accepts at most {MAX_MODULE_PAGES}"),
+                    16, pages=h.module_nr_pages)
+    if isinstance(h, BlobHeader):
+        if not _blob_module_offset_ok(image, h):
+            return _chk(image, ImageCheck.MODULE_PAGES, False, "module pages cannot be located", 4)
+        return _module_pages_of(image, image.size - h.offset_of_module, h.offset_of_module)
+    return _module_pages_of(image, len(image.module), 0)
+
+
+def _module_pages_of(image: Image, module_len: int, offset: int) -> Check:
+    """A module of ``module_len`` bytes (0x100, or a bare pair's module file)."""
     pages, rest = divmod(module_len, PAGE_SIZE)
     if rest:
-        return _chk(
-            image,
-            ImageCheck.MODULE_PAGES,
-            False,
-            f"module is {module_len} bytes, not a whole number of 4096-byte pages",
-            offset,
-            module_bytes=module_len,
-        )
+        return _chk(image, ImageCheck.MODULE_PAGES, False,
+                    f"module is {module_len} bytes, not a whole number of 4096-byte pages",
+                    offset, module_bytes=module_len)
     ok = 1 <= pages <= MAX_MODULE_PAGES
-    return _chk(
-        image,
-        ImageCheck.MODULE_PAGES,
-        ok,
-        f"{pages} module pages" + ("" if ok else f"; expected 1 to {MAX_MODULE_PAGES}"),
-        offset,
-        pages=pages,
-    )
+    return _chk(image, ImageCheck.MODULE_PAGES, ok,
+                f"{pages} module pages" + ("" if ok else f"; expected 1 to {MAX_MODULE_PAGES}"),
+                offset, pages=pages)
 
 
-def _image_header_checks(image: Image, h: TdxImageHeader) -> list[Check]:
-    """0x200 ``tdx_image`` (merged kernel seamldr.c; docs/domain.md#image-formats). The checksum is
-    not checked by the kernel, so no check is made of it."""
-    out = [
-        _header_version_check(image, h.version, ImageFormat.TDX_IMAGE),
-        _header_signature_check(image, h.signature, 4),
-    ]
-    declared = PAGE_SIZE * (1 + h.sigstruct_nr_pages + h.module_nr_pages)
-    out.append(
-        _chk(
-            image,
-            ImageCheck.HEADER_LENGTH,
-            declared == image.size,
-            f"4096 x (1 + {h.sigstruct_nr_pages} + {h.module_nr_pages}) = {declared} bytes, "
-            f"file {image.size} bytes"
-            + ("" if declared == image.size else ": the kernel requires them to be equal"),
-            12,
-            declared=declared,
-            file_size=image.size,
-        )
-    )
-    bad = h.reserved_first_nonzero
-    out.append(
-        _chk(
-            image,
-            ImageCheck.HEADER_RESERVED,
-            bad is None,
-            "reserved bytes are zero" if bad is None else "reserved header bytes must be zero; "
-            "first non-zero byte",
-            20 if bad is None else bad,
-        )
-    )
-    sp = h.sigstruct_nr_pages
-    if sp == 1:
-        out.append(_chk(image, ImageCheck.SIGSTRUCT_PAGES, True, "1 sigstruct page", 12, pages=1))
-    elif sp == 0:
-        out.append(
-            _chk(
-                image,
-                ImageCheck.SIGSTRUCT_PAGES,
-                False,
-                "0 sigstruct pages: the kernel accepts it but P-SEAMLDR refuses it after the "
-                "running module has shut down (every TD lost)",
-                12,
-                pages=0,
-            )
-        )
-    else:
-        out.append(
-            _chk(
-                image,
-                ImageCheck.SIGSTRUCT_PAGES,
-                False,
-                f"{sp} sigstruct pages; the kernel accepts at most 1",
-                12,
-                pages=sp,
-            )
-        )
-    if h.module_nr_pages == 0:
-        out.append(
-            _chk(
-                image,
-                ImageCheck.MODULE_PAGES,
-                False,
-                "0 module pages: the kernel accepts it but P-SEAMLDR refuses it after the "
-                "running module has shut down (every TD lost)",
-                16,
-                pages=0,
-            )
-        )
-    else:
-        ok = h.module_nr_pages <= MAX_MODULE_PAGES
-        out.append(
-            _chk(
-                image,
-                ImageCheck.MODULE_PAGES,
-                ok,
-                f"{h.module_nr_pages} module pages"
-                + ("" if ok else f"; the kernel accepts at most {MAX_MODULE_PAGES}"),
-                16,
-                pages=h.module_nr_pages,
-            )
-        )
-    return out
-
-
-def _kernel_check(image: Image, kernel: Generation | None) -> Check:
-    """Which kernel generations accept the header (docs/kernel-generations.md; docs/cli.md
-    "Images"): without ``kernel`` the acceptance is reported but does not fail."""
+def _kernel_format(s: _Subject) -> Check:
+    """Which kernel generations accept the header (docs/kernel-generations.md#the-table;
+    docs/cli.md "Images"): without a named ``kernel`` the acceptance is reported but does not
+    fail."""
+    image, kernel = s.image, s.kernel
     fmt = image.format
     if fmt is None:
-        return _chk(
-            image,
-            ImageCheck.KERNEL_FORMAT,
-            Result.WARN,
-            "a bare sigstruct + module pair cannot be uploaded; join it into an image with "
-            "'tdxpolicy image join'",
-        )
+        return _chk(image, ImageCheck.KERNEL_FORMAT, Result.WARN,
+                    "a bare sigstruct + module pair cannot be uploaded; join it into an image "
+                    "with 'tdxpolicy image join'")
     takers = accepting(fmt.label)
-    names = ", ".join(g.value for g in takers)
+    names = _names(takers)
     if fmt is ImageFormat.TDX_IMAGE:
         what = (f"0x200 tdx_image: accepted by {names}; refused (before shutdown, harmlessly) "
                 "by older kernels")
@@ -466,350 +424,273 @@ def _kernel_check(image: Image, kernel: Generation | None) -> Check:
     if kernel is None:
         result = Result.PASS if fmt is ImageFormat.TDX_IMAGE else Result.WARN
         return _chk(image, ImageCheck.KERNEL_FORMAT, result, what, 0, kernel=None, **facts)
-    ok = kernel in takers
-    return _chk(
-        image,
-        ImageCheck.KERNEL_FORMAT,
-        ok,
-        f"{what} (kernel: {kernel.value})",
-        0,
-        kernel=kernel.value,
-        **facts,
-    )
+    return _chk(image, ImageCheck.KERNEL_FORMAT, kernel in takers,
+                f"{what} (kernel: {kernel.value})", 0, kernel=kernel.value, **facts)
 
 
-# --- sigstruct checks -------------------------------------------------------------------------
+# --- P-SEAMLDR's sigstruct checks (docs/domain.md#sigstruct-checks; all EBADSIG unless noted) --
 
 
-def _sigstruct_checks(
-    image: Image, trusted_key_hashes: Collection[str]
-) -> list[Check]:
-    """P-SEAMLDR ``check_seam_sigstruct`` and ``verify_manifest`` (docs/domain.md#sigstruct-checks).
-    All
-    are EBADSIG unless noted."""
-    s = image.sigstruct
-    out: list[Check] = []
-
-    # header_type / header_length / header_version
-    bad_head = [
-        (name, value, want)
-        for name, value, want in (
-            ("header_type", s.header_type, _HEADER_TYPE),
-            ("header_length", s.header_length, _HEADER_LENGTH),
-            ("header_version", s.header_version, _HEADER_VERSION),
+def _sigstruct_header_type(s: _Subject) -> Check:
+    """``header_type`` 6, ``header_length`` 0xE1, ``header_version`` 0x10000
+    (docs/domain.md#sigstruct)."""
+    image, sig = s.image, s.image.sigstruct
+    bad = [
+        (name, got, want)
+        for name, got, want in (
+            ("header_type", sig.header_type, _HEADER_TYPE),
+            ("header_length", sig.header_length, _HEADER_LENGTH),
+            ("header_version", sig.header_version, _HEADER_VERSION),
         )
-        if value != want
+        if got != want
     ]
-    if bad_head:
-        name, value, want = bad_head[0]
-        out.append(
-            _chk(
-                image,
-                ImageCheck.SIGSTRUCT_HEADER_TYPE,
-                False,
-                "; ".join(f"sigstruct {n} is {v:#x}, expected {w:#x}" for n, v, w in bad_head),
-                s.at(name),
-            )
-        )
-    else:
-        out.append(
-            _chk(
-                image,
-                ImageCheck.SIGSTRUCT_HEADER_TYPE,
-                True,
-                "header type 6, length 0xe1, version 0x10000",
-                s.at("header_type"),
-            )
-        )
+    if bad:
+        return _chk(image, ImageCheck.SIGSTRUCT_HEADER_TYPE, False,
+                    "; ".join(f"sigstruct {n} is {v:#x}, expected {w:#x}" for n, v, w in bad),
+                    sig.at(bad[0][0]))
+    return _chk(image, ImageCheck.SIGSTRUCT_HEADER_TYPE, True,
+                "header type 6, length 0xe1, version 0x10000", sig.at("header_type"))
 
+
+def _sigstruct_constants(s: _Subject) -> Check:
+    """The fixed fields hold the values of docs/domain.md#sigstruct: vendor, sizes, exponent,
+    attributes."""
+    image, sig = s.image, s.image.sigstruct
     constants = (
-        ("module_vendor", s.module_vendor, _MODULE_VENDOR),
-        ("size", s.size, _SIZE_DWORDS),
-        ("key_size", s.key_size, _KEY_SIZE_DWORDS),
-        ("modulus_size", s.modulus_size, _MODULUS_SIZE_DWORDS),
-        ("exponent_size", s.exponent_size, _EXPONENT_SIZE_DWORDS),
-        ("exponent", s.exponent, _RSA_EXPONENT),
-        ("attributes", s.attributes, 0),
+        ("module_vendor", sig.module_vendor, _MODULE_VENDOR),
+        ("size", sig.size, _SIZE_DWORDS),
+        ("key_size", sig.key_size, _KEY_SIZE_DWORDS),
+        ("modulus_size", sig.modulus_size, _MODULUS_SIZE_DWORDS),
+        ("exponent_size", sig.exponent_size, _EXPONENT_SIZE_DWORDS),
+        ("exponent", sig.exponent, _RSA_EXPONENT),
+        ("attributes", sig.attributes, 0),
     )
-    bad_const = [(n, v, w) for n, v, w in constants if v != w]
-    if bad_const:
-        out.append(
-            _chk(
-                image,
-                ImageCheck.SIGSTRUCT_CONSTANTS,
-                False,
-                "; ".join(f"sigstruct {n} is {v:#x}, expected {w:#x}" for n, v, w in bad_const),
-                s.at(bad_const[0][0]),
-            )
-        )
-    else:
-        out.append(
-            _chk(
-                image,
-                ImageCheck.SIGSTRUCT_CONSTANTS,
-                True,
+    bad = [(n, v, w) for n, v, w in constants if v != w]
+    if bad:
+        return _chk(image, ImageCheck.SIGSTRUCT_CONSTANTS, False,
+                    "; ".join(f"sigstruct {n} is {v:#x}, expected {w:#x}" for n, v, w in bad),
+                    sig.at(bad[0][0]))
+    return _chk(image, ImageCheck.SIGSTRUCT_CONSTANTS, True,
                 "vendor 0x8086, size 0x200, key/modulus 0x60, exponent 0x10001, attributes 0",
-                s.at("module_vendor"),
-            )
-        )
+                sig.at("module_vendor"))
 
-    # Reserved fields zero. reserved3[0:8] carries the module version in published 2.0.x
-    # sigstructs (see reader.MODULE_VERSION_FIELD), so only reserved3[8:24] is required zero.
+
+def _sigstruct_reserved(s: _Subject) -> Check:
+    """Reserved fields are zero (docs/domain.md#sigstruct-checks). ``reserved3[0:8]`` carries
+    the module version in published 2.0.x sigstructs (see reader.MODULE_VERSION_FIELD), so only
+    ``reserved3[8:24]`` is required zero of a 2.x sigstruct."""
+    image, sig = s.image, s.image.sigstruct
     reserved = (
-        ("reserved0", s.reserved0, s.at("reserved0")),
-        ("reserved1", s.reserved1, s.at("reserved1")),
-        ("reserved2", bytes([s.reserved2]), s.at("reserved2")),
-        ("reserved3[8:24]", s.reserved3[8:], s.at("reserved3") + 8),
+        ("reserved0", sig.reserved0, sig.at("reserved0")),
+        ("reserved1", sig.reserved1, sig.at("reserved1")),
+        ("reserved2", bytes([sig.reserved2]), sig.at("reserved2")),
+        ("reserved3[8:24]", sig.reserved3[8:], sig.at("reserved3") + 8),
     )
-    bad_res = []
+    bad: list[tuple[str, int]] = []
     for name, buf, at in reserved:
         stripped = buf.lstrip(b"\x00")
         if stripped:
-            bad_res.append((name, at + len(buf) - len(stripped)))
-    mv0 = s.module_version
-    if mv0 is not None and mv0[0] < 2:
+            bad.append((name, at + len(buf) - len(stripped)))
+    mv = sig.module_version
+    if mv is not None and mv[0] < 2:
         # Only 2.x sigstructs carry a version there, and only 2.x P-SEAMLDRs load them (their
         # min_seamldr_versions); a 1.x module may be loaded by a 1.5 P-SEAMLDR, which requires
         # all of reserved3 to be zero (tdx-loader-1.5.02 seam_sigstruct checks) [D].
-        raw3 = s.reserved3[0:8]
-        pos = len([b for b in bad_res if not b[0].startswith("reserved3")])
-        bad_res.insert(pos, (f"reserved3[0:8] (decodes as {mv0[0]}.{mv0[1]}.{mv0[2]:02d}, but "
-                           "only 2.x sigstructs carry a version there)",
-                           s.at("reserved3") + len(raw3) - len(raw3.lstrip(b"\x00"))))
-    if bad_res:
-        out.append(
-            _chk(
-                image,
-                ImageCheck.SIGSTRUCT_RESERVED,
-                False,
-                f"sigstruct {bad_res[0][0]} must be zero; first non-zero byte",
-                bad_res[0][1],
-            )
-        )
-    else:
-        mv = s.module_version
-        extra = "" if mv is None else f" (reserved3[0:8] carries module version {mv[0]}.{mv[1]}.{mv[2]:02d})"
-        out.append(
-            _chk(
-                image,
-                ImageCheck.SIGSTRUCT_RESERVED,
-                True,
-                "reserved fields are zero" + extra,
-                s.at("reserved0"),
-            )
-        )
+        raw3 = sig.reserved3[0:8]
+        pos = len([b for b in bad if not b[0].startswith("reserved3")])
+        bad.insert(pos, (f"reserved3[0:8] (decodes as {mv[0]}.{mv[1]}.{mv[2]:02d}, but "
+                         "only 2.x sigstructs carry a version there)",
+                         sig.at("reserved3") + len(raw3) - len(raw3.lstrip(b"\x00"))))
+    if bad:
+        return _chk(image, ImageCheck.SIGSTRUCT_RESERVED, False,
+                    f"sigstruct {bad[0][0]} must be zero; first non-zero byte", bad[0][1])
+    extra = ("" if mv is None
+             else f" (reserved3[0:8] carries module version {mv[0]}.{mv[1]}.{mv[2]:02d})")
+    return _chk(image, ImageCheck.SIGSTRUCT_RESERVED, True, "reserved fields are zero" + extra,
+                sig.at("reserved0"))
 
-    # Sigstruct pages beyond the 2048 bytes are zero padding (blob_structure.txt). In one page
-    # the loader reads only 2048 bytes, so non-zero padding there is suspicious but not fatal.
-    # Beyond the first page the bytes belong to what a multi-page loader would read as part of
-    # a larger sigstruct whose layout is not published: they cannot be verified, so they fail.
+
+def _sigstruct_padding(s: _Subject) -> Check | None:
+    """Sigstruct pages beyond the 2048 bytes are zero padding (blob_structure.txt,
+    docs/domain.md#tdx-blob-0x100). In one page the loader reads only 2048 bytes, so non-zero
+    padding there is suspicious but not fatal (warn). Beyond the first page the bytes belong to
+    what a multi-page loader would read as part of a larger sigstruct whose layout is not
+    published: they cannot be verified, so they fail. All zero: no check is listed."""
+    image, sig = s.image, s.image.sigstruct
     pad = image.sigstruct_area[SIGSTRUCT_SIZE:]
     pad_nz = pad.lstrip(b"\x00")
     beyond = image.sigstruct_area[PAGE_SIZE:]
     beyond_nz = beyond.lstrip(b"\x00")
     if beyond_nz:
-        at = s.offset + PAGE_SIZE + len(beyond) - len(beyond_nz)
-        out.append(
-            _chk(
-                image,
-                ImageCheck.SIGSTRUCT_PADDING,
-                False,
-                f"the sigstruct area is {len(image.sigstruct_area)} bytes and holds data after "
-                "its first page: no published layout says what a larger sigstruct contains, so "
-                "it cannot be verified; first non-zero byte",
-                at,
-            )
-        )
-    elif pad_nz:
-        at = s.offset + SIGSTRUCT_SIZE + len(pad) - len(pad_nz)
-        out.append(
-            _chk(
-                image,
-                ImageCheck.SIGSTRUCT_PADDING,
-                Result.WARN,
-                "the sigstruct page's padding after 2048 bytes should be zero; first non-zero byte",
-                at,
-            )
-        )
-
-    out.append(
-        _chk(
-            image,
-            ImageCheck.MODULE_TYPE,
-            s.module_type_reserved == 0,
-            f"module_type {s.module_type:#010x}"
-            + ("" if s.module_type_reserved == 0 else ": bits 30:0 must be zero"),
-            s.at("module_type"),
-        )
-    )
-    # Rule `debug` (docs/domain.md#debug): refused unless the platform is debug-unlocked.
-    out.append(
-        _chk(
-            image,
-            ImageCheck.DEBUG,
-            Result.WARN if s.debug else Result.PASS,
-            "debug-signed (module_type bit 31): P-SEAMLDR refuses it unless the platform is "
-            "debug-unlocked"
-            if s.debug
-            else "production-signed (module_type bit 31 clear)",
-            s.at("module_type"),
-            debug=s.debug,
-        )
-    )
-    # P-SEAMLDR: "Prevent loading a TDX module with a major version of 0" (EUNSUPPORTED).
-    out.append(
-        _chk(
-            image,
-            ImageCheck.SVN_MAJOR,
-            s.svn.major != 0,
-            f"SEAM SVN {s.svn}" + ("" if s.svn.major else ": major SVN 0 is refused (EUNSUPPORTED)"),
-            s.at("seamsvn"),
-            svn=str(s.svn),
-        )
-    )
-    out.append(
-        _chk(
-            image,
-            ImageCheck.HANDOFF_ORDER,
-            s.min_update_hv <= s.module_hv,
-            f"min_update_hv {s.min_update_hv} <= module_hv {s.module_hv}"
-            if s.min_update_hv <= s.module_hv
-            else f"min_update_hv {s.min_update_hv} is larger than module_hv {s.module_hv}",
-            s.at("min_update_hv"),
-            module_hv=s.module_hv,
-            min_update_hv=s.min_update_hv,
-        )
-    )
-    out.append(_gdt_idt_check(image))
-    out.append(_cpuid_check(image))
-
-    # Signing key: SHA-384 of the modulus bytes as stored.
-    key_hash = hashlib.sha384(s.modulus).hexdigest()
-    trusted = {h.lower().removeprefix("0x") for h in trusted_key_hashes}
-    if key_hash in trusted:
-        who = "Intel's production key" if key_hash == INTEL_KEY_HASH else "a key trusted by the caller"
-        out.append(
-            _chk(
-                image,
-                ImageCheck.SIGNING_KEY,
-                True,
-                f"signed with {who} (modulus SHA-384 {key_hash[:16]}...)",
-                s.at("modulus"),
-                key_hash=key_hash,
-            )
-        )
-    else:
-        out.append(
-            _chk(
-                image,
-                ImageCheck.SIGNING_KEY,
-                False,
-                f"modulus SHA-384 is {key_hash}, not Intel's production key hash "
-                f"{INTEL_KEY_HASH}: P-SEAMLDR refuses the image (EBADSIG)",
-                s.at("modulus"),
-                key_hash=key_hash,
-            )
-        )
-
-    sig_ok = rsa_pkcs1v15_sha384_verify(s.modulus, s.exponent, s.signature, s.signed_bytes)
-    out.append(
-        _chk(
-            image,
-            ImageCheck.SIGNATURE,
-            sig_ok,
-            "RSA-3072 PKCS#1 v1.5 SHA-384 signature over sigstruct[0:128] + sigstruct[900:2048] "
-            + ("verifies" if sig_ok else "does NOT verify (EBADSIG)"),
-            s.at("signature"),
-        )
-    )
-    out.append(_seamhash_check(image))
-    return out
+        return _chk(image, ImageCheck.SIGSTRUCT_PADDING, False,
+                    f"the sigstruct area is {len(image.sigstruct_area)} bytes and holds data "
+                    "after its first page: no published layout says what a larger sigstruct "
+                    "contains, so it cannot be verified; first non-zero byte",
+                    sig.offset + PAGE_SIZE + len(beyond) - len(beyond_nz))
+    if pad_nz:
+        return _chk(image, ImageCheck.SIGSTRUCT_PADDING, Result.WARN,
+                    "the sigstruct page's padding after 2048 bytes should be zero; first "
+                    "non-zero byte", sig.offset + SIGSTRUCT_SIZE + len(pad) - len(pad_nz))
+    return None
 
 
-def _gdt_idt_check(image: Image) -> Check:
+def _module_type(s: _Subject) -> Check:
+    """``module_type`` bits 30:0 are zero (docs/domain.md#sigstruct)."""
+    image, sig = s.image, s.image.sigstruct
+    ok = sig.module_type_reserved == 0
+    return _chk(image, ImageCheck.MODULE_TYPE, ok,
+                f"module_type {sig.module_type:#010x}" + ("" if ok else ": bits 30:0 must be zero"),
+                sig.at("module_type"))
+
+
+def _debug(s: _Subject) -> Check:
+    """Rule ``debug`` (docs/domain.md#debug): a debug-signed module (``module_type`` bit 31) is
+    refused unless the platform is debug-unlocked; a warning here, decided by the move."""
+    image, sig = s.image, s.image.sigstruct
+    return _chk(image, ImageCheck.DEBUG, Result.WARN if sig.debug else Result.PASS,
+                "debug-signed (module_type bit 31): P-SEAMLDR refuses it unless the platform is "
+                "debug-unlocked" if sig.debug else "production-signed (module_type bit 31 clear)",
+                sig.at("module_type"), debug=sig.debug)
+
+
+def _svn_major(s: _Subject) -> Check:
+    """P-SEAMLDR: "Prevent loading a TDX module with a major version of 0" (EUNSUPPORTED;
+    docs/domain.md#svn)."""
+    image, sig = s.image, s.image.sigstruct
+    return _chk(image, ImageCheck.SVN_MAJOR, sig.svn.major != 0,
+                f"SEAM SVN {sig.svn}"
+                + ("" if sig.svn.major else ": major SVN 0 is refused (EUNSUPPORTED)"),
+                sig.at("seamsvn"), svn=str(sig.svn))
+
+
+def _handoff_order(s: _Subject) -> Check:
+    """``min_update_hv <= module_hv`` (docs/domain.md#sigstruct-checks)."""
+    image, sig = s.image, s.image.sigstruct
+    ok = sig.min_update_hv <= sig.module_hv
+    return _chk(image, ImageCheck.HANDOFF_ORDER, ok,
+                f"min_update_hv {sig.min_update_hv} <= module_hv {sig.module_hv}" if ok
+                else f"min_update_hv {sig.min_update_hv} is larger than module_hv {sig.module_hv}",
+                sig.at("min_update_hv"), module_hv=sig.module_hv, min_update_hv=sig.min_update_hv)
+
+
+def _gdt_idt(s: _Subject) -> Check:
     """``gdt_idt_offset`` 4 KiB-aligned; zero iff ``fault_wrapper_offset`` is zero; both inside
-    the module (P-SEAMLDR ``check_seam_sigstruct`` and ``verify_manifest``)."""
-    s = image.sigstruct
-    g, f = s.gdt_idt_offset, s.fault_wrapper_offset
+    the module (P-SEAMLDR ``check_seam_sigstruct`` and ``verify_manifest``;
+    docs/domain.md#sigstruct-checks)."""
+    image, sig = s.image, s.image.sigstruct
+    g, f = sig.gdt_idt_offset, sig.fault_wrapper_offset
     size = len(image.module)
     facts = {"gdt_idt_offset": g, "fault_wrapper_offset": f}
+    code = ImageCheck.GDT_IDT
     if g % PAGE_SIZE:
-        return _chk(image, ImageCheck.GDT_IDT, False, f"gdt_idt_offset {g:#x} is not 4 KiB-aligned",
-                    s.at("gdt_idt_offset"), **facts)
+        return _chk(image, code, False, f"gdt_idt_offset {g:#x} is not 4 KiB-aligned",
+                    sig.at("gdt_idt_offset"), **facts)
     if (g == 0) != (f == 0):
-        return _chk(
-            image,
-            ImageCheck.GDT_IDT,
-            False,
-            f"gdt_idt_offset {g:#x} and fault_wrapper_offset {f:#x}: both must be zero or both "
-            f"non-zero",
-            s.at("gdt_idt_offset" if g else "fault_wrapper_offset"),
-            **facts,
-        )
+        return _chk(image, code, False,
+                    f"gdt_idt_offset {g:#x} and fault_wrapper_offset {f:#x}: both must be zero "
+                    "or both non-zero",
+                    sig.at("gdt_idt_offset" if g else "fault_wrapper_offset"), **facts)
     if g and g > size - PAGE_SIZE:
-        return _chk(image, ImageCheck.GDT_IDT, False,
+        return _chk(image, code, False,
                     f"gdt_idt_offset {g:#x} does not fit in the {size:#x}-byte module",
-                    s.at("gdt_idt_offset"), **facts)
+                    sig.at("gdt_idt_offset"), **facts)
     if f and f > size - _EXCEPTION_TABLE_SIZE:
-        return _chk(image, ImageCheck.GDT_IDT, False,
+        return _chk(image, code, False,
                     f"fault_wrapper_offset {f:#x} does not fit in the {size:#x}-byte module",
-                    s.at("fault_wrapper_offset"), **facts)
-    return _chk(image, ImageCheck.GDT_IDT, True,
-                f"gdt_idt_offset {g:#x}, fault_wrapper_offset {f:#x}", s.at("gdt_idt_offset"), **facts)
+                    sig.at("fault_wrapper_offset"), **facts)
+    return _chk(image, code, True, f"gdt_idt_offset {g:#x}, fault_wrapper_offset {f:#x}",
+                sig.at("gdt_idt_offset"), **facts)
 
 
-def _cpuid_check(image: Image) -> Check:
+def _cpuid_table(s: _Subject) -> Check:
     """``cpuid_table_size <= 255``; a production module must list CPUs
     (docs/domain.md#sigstruct-checks)."""
-    s = image.sigstruct
-    n = s.cpuid_table_size
+    image, sig = s.image, s.image.sigstruct
+    n = sig.cpuid_table_size
     if n > MAX_CPUID_TABLE_SIZE:
         return _chk(image, ImageCheck.CPUID_TABLE, False,
-                    f"cpuid_table_size {n} exceeds {MAX_CPUID_TABLE_SIZE}", s.at("cpuid_table_size"),
-                    size=n)
-    if n == 0 and not s.debug:
+                    f"cpuid_table_size {n} exceeds {MAX_CPUID_TABLE_SIZE}",
+                    sig.at("cpuid_table_size"), size=n)
+    if n == 0 and not sig.debug:
         return _chk(image, ImageCheck.CPUID_TABLE, False,
                     "a production-signed module must have a non-empty CPUID table",
-                    s.at("cpuid_table_size"), size=0)
-    table = [format_cpuid(x) for x in s.cpuid_table]
+                    sig.at("cpuid_table_size"), size=0)
+    table = [format_cpuid(x) for x in sig.cpuid_table]
     shown = " ".join(table) or "(empty: any CPU)"
-    return _chk(image, ImageCheck.CPUID_TABLE, True, f"CPUID table: {shown}", s.at("cpuid_table"),
+    return _chk(image, ImageCheck.CPUID_TABLE, True, f"CPUID table: {shown}", sig.at("cpuid_table"),
                 size=n, table=table)
 
 
-def _seamhash_check(image: Image) -> Check:
-    """SHA-384 of the module pages equals ``seamhash`` (P-SEAMLDR: EBADHASH)."""
-    s = image.sigstruct
+def _signing_key(s: _Subject) -> Check:
+    """The SHA-384 of the modulus bytes as stored is Intel's production key hash
+    (``intel_key_hash.h``; docs/domain.md#sigstruct-checks), or a hash the caller trusts."""
+    image, sig = s.image, s.image.sigstruct
+    key_hash = hashlib.sha384(sig.modulus).hexdigest()
+    trusted = {h.lower().removeprefix("0x") for h in s.trusted_key_hashes}
+    if key_hash in trusted:
+        who = ("Intel's production key" if key_hash == INTEL_KEY_HASH
+               else "a key trusted by the caller")
+        return _chk(image, ImageCheck.SIGNING_KEY, True,
+                    f"signed with {who} (modulus SHA-384 {key_hash[:16]}...)",
+                    sig.at("modulus"), key_hash=key_hash)
+    return _chk(image, ImageCheck.SIGNING_KEY, False,
+                f"modulus SHA-384 is {key_hash}, not Intel's production key hash "
+                f"{INTEL_KEY_HASH}: P-SEAMLDR refuses the image (EBADSIG)",
+                sig.at("modulus"), key_hash=key_hash)
+
+
+def _signature(s: _Subject) -> Check:
+    """The RSA-3072 PKCS#1 v1.5 SHA-384 signature verifies over ``sigstruct[0:128]`` +
+    ``sigstruct[900:2048]`` (docs/domain.md#sigstruct-checks; :mod:`tdxpolicy.image.rsa`)."""
+    image, sig = s.image, s.image.sigstruct
+    ok = rsa_pkcs1v15_sha384_verify(sig.modulus, sig.exponent, sig.signature, sig.signed_bytes)
+    return _chk(image, ImageCheck.SIGNATURE, ok,
+                "RSA-3072 PKCS#1 v1.5 SHA-384 signature over sigstruct[0:128] + "
+                "sigstruct[900:2048] " + ("verifies" if ok else "does NOT verify (EBADSIG)"),
+                sig.at("signature"))
+
+
+def _seamhash(s: _Subject) -> Check:
+    """SHA-384 of the module pages equals ``seamhash`` (P-SEAMLDR: EBADHASH;
+    docs/domain.md#sigstruct-checks)."""
+    image, sig = s.image, s.image.sigstruct
     if not image.module:
         return _chk(image, ImageCheck.SEAMHASH, False,
-                    "no module pages to hash: the image has no module", s.at("seamhash"))
+                    "no module pages to hash: the image has no module", sig.at("seamhash"))
     got = hashlib.sha384(image.module).hexdigest().upper()
-    ok = got == s.seamhash_hex
-    return _chk(
-        image,
-        ImageCheck.SEAMHASH,
-        ok,
-        f"SHA-384 of the module pages is {got[:16]}...; "
-        + ("matches seamhash" if ok else f"seamhash says {s.seamhash_hex[:16]}... (EBADHASH)"),
-        s.at("seamhash"),
-        module_sha384=got,
-        seamhash=s.seamhash_hex,
-    )
+    ok = got == sig.seamhash_hex
+    return _chk(image, ImageCheck.SEAMHASH, ok,
+                f"SHA-384 of the module pages is {got[:16]}...; "
+                + ("matches seamhash" if ok else f"seamhash says {sig.seamhash_hex[:16]}... (EBADHASH)"),
+                sig.at("seamhash"), module_sha384=got, seamhash=sig.seamhash_hex)
 
 
-def _pair_checks(image: Image) -> list[Check]:
-    """A bare pair has no header: the sigstruct file must be one page at most (it becomes the
-    image's single sigstruct page), the module whole pages."""
-    out: list[Check] = []
-    n = len(image.sigstruct_area)
-    ok = SIGSTRUCT_SIZE <= n <= PAGE_SIZE
-    out.append(
-        _chk(image, ImageCheck.SIGSTRUCT_PAGES, ok,
-             f"sigstruct file is {n} bytes" + ("" if ok else "; expected 2048 to 4096 bytes"),
-             0, sigstruct_bytes=n)
-    )
-    out.append(_module_pages_check(image, len(image.module), 0))
-    return out
+#: Every image check, in the order :func:`verify` lists them: the kernel's (header, format),
+#: then P-SEAMLDR's (sigstruct, key, signature, hash). One function per :class:`ImageCheck`.
+CHECKS: tuple[tuple[ImageCheck, CheckFn], ...] = (
+    (ImageCheck.HEADER_VERSION, _header_version),
+    (ImageCheck.HEADER_SIGNATURE, _header_signature),
+    (ImageCheck.HEADER_LENGTH, _header_length),
+    (ImageCheck.HEADER_CHECKSUM, _header_checksum),
+    (ImageCheck.HEADER_RESERVED, _header_reserved),
+    (ImageCheck.MODULE_OFFSET, _module_offset),
+    (ImageCheck.SIGSTRUCT_PAGES, _sigstruct_pages),
+    (ImageCheck.MODULE_PAGES, _module_pages),
+    (ImageCheck.KERNEL_FORMAT, _kernel_format),
+    (ImageCheck.SIGSTRUCT_HEADER_TYPE, _sigstruct_header_type),
+    (ImageCheck.SIGSTRUCT_CONSTANTS, _sigstruct_constants),
+    (ImageCheck.SIGSTRUCT_RESERVED, _sigstruct_reserved),
+    (ImageCheck.SIGSTRUCT_PADDING, _sigstruct_padding),
+    (ImageCheck.MODULE_TYPE, _module_type),
+    (ImageCheck.DEBUG, _debug),
+    (ImageCheck.SVN_MAJOR, _svn_major),
+    (ImageCheck.HANDOFF_ORDER, _handoff_order),
+    (ImageCheck.GDT_IDT, _gdt_idt),
+    (ImageCheck.CPUID_TABLE, _cpuid_table),
+    (ImageCheck.SIGNING_KEY, _signing_key),
+    (ImageCheck.SIGNATURE, _signature),
+    (ImageCheck.SEAMHASH, _seamhash),
+)
 
 
 def verify(
@@ -829,17 +710,18 @@ def verify(
     page rules, strictest first, but not ``kernel-format``. ``seamldr`` is the running
     P-SEAMLDR, for the sigstruct page rule."""
     k = Generation(kernel) if isinstance(kernel, str) else kernel
-    pool: tuple[Generation, ...] = (k,) if k is not None else tuple(kernels or ())
+    subject = _Subject(
+        image=image,
+        kernel=k,
+        kernels=(k,) if k is not None else tuple(kernels or ()),
+        seamldr=seamldr,
+        trusted_key_hashes=trusted_key_hashes,
+    )
     out: list[Check] = []
-    h = image.header
-    if isinstance(h, BlobHeader):
-        out.extend(_blob_header_checks(image, h, pool, seamldr))
-    elif isinstance(h, TdxImageHeader):
-        out.extend(_image_header_checks(image, h))
-    else:
-        out.extend(_pair_checks(image))
-    out.append(_kernel_check(image, k))
-    out.extend(_sigstruct_checks(image, trusted_key_hashes))
+    for _, check in CHECKS:
+        found = check(subject)
+        if found is not None:
+            out.append(found)
     return out
 
 
