@@ -68,7 +68,8 @@ MOVE = ("can-upgrade", "--from", "1.5.06", "--to", "1.5.16")
 # validation: the wording is typer's, the "tdxpolicy: " prefix and the hint line are ours.
 USAGE_ERRORS = [
     ((*MOVE, "--format", "xml"),
-     "tdxpolicy: Invalid value for '--format': 'xml' is not one of 'text', 'json'.\n"
+     "tdxpolicy: Invalid value for '--format': 'xml' is not one of 'text', 'json', 'nfd', "
+     "'prometheus', 'junit'.\n"
      "(try 'tdxpolicy can-upgrade --help')\n"),
     ((*MOVE, "--bogus"),
      "tdxpolicy: No such option: --bogus\n(try 'tdxpolicy can-upgrade --help')\n"),

@@ -32,11 +32,18 @@ from .facts_opts import (
 )
 from .image_cmds import KernelChoice
 from .options import (
+    EXPORT_FORMATS,
     FormatOpt,
+    HostNameOpt,
     NoDefaultPolicyOpt,
     OutputFormat,
     OutputOpt,
     PolicyOpt,
+    PreflightFormat,
+    PreflightFormatOpt,
+    ProbeFormat,
+    ProbeFormatOpt,
+    RecordOpt,
     ToOpt,
     emit_result,
 )
@@ -44,9 +51,11 @@ from ..commands import PolicySpec
 from ..output import check_output
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..commands import exports
     from ..commands import host as lib
 else:  # the library, imported when a command first uses it (start-up budget)
     lib = LazyModule("tdxpolicy.commands.host")
+    exports = LazyModule("tdxpolicy.commands.exports")
 
 TEST_TRUSTED_KEY_HASHES: tuple[str, ...] | None = None
 TEST_CAN_WRITE: Callable[[Path], bool] | None = None
@@ -87,13 +96,23 @@ def probe_cmd(
     sysfs_root: SysfsRootOpt = Path("/sys"),
     proc_root: ProcRootOpt = Path("/proc"),
     kernel: KernelOpt = None,
-    format: FormatOpt = OutputFormat.text,
+    host: HostNameOpt = None,
+    format: ProbeFormatOpt = ProbeFormat.text,
     output: OutputOpt = None,
+    record: RecordOpt = None,
 ) -> int:
     """Read the host's TDX facts and update interface from sysfs and procfs.
-    Exit 0, or 3 with the reason when the host has no usable update interface."""
+    Exit 0, or 3 with the reason when the host has no usable update interface (with
+    --format nfd or prometheus the file is written first: it describes that host too)."""
     check_output(output)
-    result = lib.probe_host(sysfs_root, proc_root, None if kernel is None else kernel.value)
+    gen = None if kernel is None else kernel.value
+    if format.value in EXPORT_FORMATS:
+        result = lib.probe_host(sysfs_root, proc_root, gen, host, require_usable=False)
+        emit_result(exports.host_export(facts=result.facts, probe=result,
+                                        record_file=record), format, output)
+        result.require_usable()
+        return ExitCode.OK
+    result = lib.probe_host(sysfs_root, proc_root, gen, host)
     emit_result(result, format, output)
     return ExitCode.OK
 
@@ -111,7 +130,7 @@ def preflight_cmd(
     acknowledge: AcknowledgeOpt = None,
     policy: PolicyOpt = None,
     no_default_policy: NoDefaultPolicyOpt = False,
-    format: FormatOpt = OutputFormat.text,
+    format: PreflightFormatOpt = PreflightFormat.text,
     output: OutputOpt = None,
 ) -> int:
     """Probe the host, verify the image, decide, and check the host: one verdict.

@@ -26,6 +26,51 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
+class DecideFormat(str, Enum):
+    """``can-upgrade``: also the exporters (docs/exporters.md) and JUnit for CI."""
+
+    text = "text"
+    json = "json"
+    nfd = "nfd"
+    prometheus = "prometheus"
+    junit = "junit"
+
+
+class SelectFormat(str, Enum):
+    """``select``: also the exporters (docs/exporters.md)."""
+
+    text = "text"
+    json = "json"
+    nfd = "nfd"
+    prometheus = "prometheus"
+
+
+class ProbeFormat(str, Enum):
+    """``probe``: also the exporters (docs/exporters.md)."""
+
+    text = "text"
+    json = "json"
+    nfd = "nfd"
+    prometheus = "prometheus"
+
+
+class PreflightFormat(str, Enum):
+    """``preflight``: also JUnit for CI (one test case per check)."""
+
+    text = "text"
+    json = "json"
+    junit = "junit"
+
+
+#: The formats that describe the host for node-feature-discovery or Prometheus.
+EXPORT_FORMATS = ("nfd", "prometheus")
+
+
+def export_format_help(base: str) -> str:
+    return (base + " nfd: a node-feature-discovery feature file; prometheus: node_exporter "
+            "textfile metrics (docs/exporters.md).")
+
+
 #: Environment variables that stand for options (docs/cli.md#environment).
 POLICY_ENV = "TDXPOLICY_POLICY"
 NO_DEFAULT_POLICY_ENV = "TDXPOLICY_NO_DEFAULT_POLICY"
@@ -52,6 +97,35 @@ ToOpt = Annotated[
 ]
 FormatOpt = Annotated[
     OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
+]
+DecideFormatOpt = Annotated[
+    DecideFormat, typer.Option("--format", case_sensitive=False, help=export_format_help(
+        "Output format: text, json (verdict/1), junit (one test case per check);"))
+]
+SelectFormatOpt = Annotated[
+    SelectFormat, typer.Option("--format", case_sensitive=False, help=export_format_help(
+        "Output format: text, json (select/1);"))
+]
+ProbeFormatOpt = Annotated[
+    ProbeFormat, typer.Option("--format", case_sensitive=False, help=export_format_help(
+        "Output format: text, json;"))
+]
+PreflightFormatOpt = Annotated[
+    PreflightFormat, typer.Option("--format", case_sensitive=False,
+                                  help="Output format: text, json (preflight/1), junit (one "
+                                  "test case per check).")
+]
+RecordOpt = Annotated[
+    Optional[Path], typer.Option("--record", metavar="FILE",
+                                 help="Update records to read for --format prometheus "
+                                 "(tdxpolicy_last_update_outcome; default: the records "
+                                 "`update` appends, /var/lib/tdxpolicy/updates.jsonl); a "
+                                 "missing file means no update yet.")
+]
+HostNameOpt = Annotated[
+    Optional[str], typer.Option("--host", metavar="NAME", envvar="NODE_NAME",
+                                help="The host's name in the facts (default: $NODE_NAME, "
+                                "then the host name).")
 ]
 OutputOpt = Annotated[
     Optional[Path],

@@ -27,12 +27,30 @@ def _read_image(path: Path) -> bytes:
     return read_file_limited(path)
 
 
-def probe_host(sysfs_root: Path, proc_root: Path, kernel: str | None = None) -> ProbeResult:
-    """The host's TDX facts and update interface; :class:`~tdxpolicy.errors.HostError`
-    (exit 3) when the host has no usable update interface."""
+def probe_host(sysfs_root: Path, proc_root: Path, kernel: str | None = None,
+               host_name: str | None = None, require_usable: bool = True) -> ProbeResult:
+    """The host's TDX facts and update interface, the facts named ``host_name`` (default: the
+    machine's host name; a pod passes its node's name); :class:`~tdxpolicy.errors.HostError`
+    (exit 3) when the host has no usable update interface (unless not ``require_usable``:
+    the exporters describe such a host too)."""
+    from dataclasses import replace
+
     from ..host.probe import probe
 
-    return probe(sysfs_root, proc_root, kernel=kernel).require_usable()
+    result = probe(sysfs_root, proc_root, kernel=kernel)
+    name = host_name if host_name else _machine_name()
+    if name:
+        result = replace(result, facts=replace(result.facts, host=name))
+    return result.require_usable() if require_usable else result
+
+
+def _machine_name() -> str | None:
+    import socket
+
+    try:
+        return socket.gethostname() or None
+    except OSError:
+        return None
 
 
 def preflight_host(policy: PolicySpec, options: MoveOptions, *, target: Version | None,
