@@ -47,7 +47,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field, replace
-from json.decoder import JSONDecoder
 from json.encoder import encode_basestring_ascii as _enc
 from json.scanner import make_scanner
 from typing import IO, Any, Callable, Iterable, Iterator, Sequence
@@ -58,7 +57,6 @@ from .output import dumps
 from .hostfacts import HostFacts
 from .codecs.hostfacts import (
     ALLOWED_KEYS,
-    FACT_KEYS,
     MAX_FACTS_BYTES,
     decode_json_text,
     facts_from_obj,

@@ -33,7 +33,7 @@ from tdxpolicy.atomic import write_atomic
 from tdxpolicy.errors import InputError, InvalidArgument
 from tdxpolicy.host.preflight import preflight
 from tdxpolicy.host.probe import ProbeResult, probe
-from tdxpolicy.host.records import RecordFile, read_records
+from tdxpolicy.host.records import read_records
 from tdxpolicy.host.upload import Outcome
 from tdxpolicy.hostfacts import HostFacts
 from tdxpolicy.render import junit, nfd, prometheus

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from simkernel import FakeClock, Fault, SimKernel, signed_image, site_catalogue, site_policy_text
+from simkernel import Fault, SimKernel, signed_image, site_catalogue, site_policy_text
 from tdxpolicy.cli import host_cmds, main
 from tdxpolicy.host import sysfs as sysfs_mod
 from tdxpolicy.host.preflight import HOST_CHECKS, preflight
 from tdxpolicy.host.probe import probe
-from tdxpolicy.verdict import MoveOptions, Result
+from tdxpolicy.verdict import MoveOptions
 from tdxpolicy.version import parse_version
 
 from test_update import validator

@@ -27,7 +27,6 @@ from tdxpolicy.host.probe import probe
 from tdxpolicy.resources import schema_path
 from tdxpolicy.sources.document import parse_document
 from tdxpolicy.verdict import MoveOptions
-from tdxpolicy.version import parse_version
 
 GNR = ["--seamldr", "2.0.00", "--cpuid", "0xA06D0", "--remaining", "5"]
 SPR = ["--seamldr", "2.0.00", "--cpuid", "0x806F8", "--remaining", "5"]

@@ -271,7 +271,7 @@ def test_lock_file_cannot_be_created(tmp_path: Path, image) -> None:  # type: ig
 @pytest.mark.parametrize("change, expected", [
     ("version", "module_version 1.5.06 -> 1.5.08"),
     ("remaining", "num_remaining_updates 12 -> 11"),
-    ("vanish", f"upload_dir "),
+    ("vanish", "upload_dir "),
     ("busy", "upload_status idle -> receiving"),
 ])
 def test_facts_changed_before_write(change: str, expected: str, tmp_path: Path, image) -> None:  # type: ignore[no-untyped-def]

@@ -104,7 +104,7 @@ def read_stdin_limited(limit: int, what: str) -> bytes:
 
 def load_document(path: Path) -> PolicyDocument:
     """Read and parse one file of any known kind (``-``: standard input)."""
-    from .document import MAX_DOCUMENT_BYTES, read_document
+    from .document import MAX_DOCUMENT_BYTES
 
     if str(path) == STDIN:
         data = read_stdin_limited(max(MAX_SOURCE_BYTES, MAX_DOCUMENT_BYTES), "a policy source")

@@ -34,7 +34,7 @@ from .readme import README_TABLE_TITLE, parse_readme_table
 
 # Private names of the former single module that tests/test_intel_mapping.py,
 # tests/test_hostile_inputs.py and bench/bench_sources.py still reach for.
-from ..jsontext import Positions as _Positions
+from ..jsontext import Positions as _Positions  # noqa: F401 - re-export, see above
 from .load import _sniff_markdown as _sniff_markdown
 from .mapping import _fast_valid as _fast_valid
 
