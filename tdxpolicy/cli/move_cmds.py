@@ -9,7 +9,7 @@ command so that ``tdxpolicy --help`` and the other commands do not pay for it.
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Iterable, Optional, Sequence
 
 import typer
 
@@ -32,7 +32,7 @@ from .facts_opts import (
 from .options import FormatOpt, NoDefaultPolicyOpt, OutputFormat, PolicyOpt, ToOpt, load_policy
 
 if TYPE_CHECKING:
-    from ..catalogue import Catalogue
+    from ..catalogue import Catalogue, Release
     from ..hostfacts import HostFacts
     from ..verdict import Check, MoveOptions, Verdict
     from ..version import Version
@@ -367,22 +367,25 @@ def list_cmd(
     given = facts is not None or any(
         x for x in (from_, seamldr, cpuid, remaining)
     )
-    verdicts = None
+    rows: "Iterable[tuple[Release, Verdict | None]]"
     if given:
-        from ..engine import decide
+        from ..engine import decide_each
 
         options = move_options_from(allow_debug, allow_rollback, strict, acknowledge,
                                     assume_unknown_ok)
-        verdicts = {r.version: decide(catalogue, host, r.version, options) for r in catalogue}
-    if format is OutputFormat.json:
-        from ..render.json_out import list_json
-
-        _emit(_json(list_json(catalogue, verdicts, host.module_version)))
+        rows = decide_each(catalogue, host, options)  # streamed: one verdict at a time
     else:
-        from ..render.text import render_list
+        rows = ((r, None) for r in catalogue.newest_first())
+    if format is OutputFormat.json:
+        from ..render.json_out import write_list_json
 
-        _emit(render_list(catalogue, verdicts, color=_color(),
-                                  from_version=host.module_version))
+        write_list_json(sys.stdout.write, rows, host.module_version, with_status=given)
+    else:
+        from ..render.text import write_list
+
+        write_list(sys.stdout.write, catalogue, rows, color=_color(),
+                   from_version=host.module_version, with_status=given)
+    sys.stdout.flush()
     return ExitCode.OK
 
 
@@ -438,6 +441,7 @@ def fleet_cmd(
 
     from ..errors import InputError
     from ..fleet import check_keep
+    from ..sources import settle_heap
 
     if (to is None) == (not select_):
         raise InputError("fleet: give exactly one of --to VERSION or --select", code="usage")
@@ -453,12 +457,11 @@ def fleet_cmd(
     options = move_options_from(allow_debug, allow_rollback, strict, acknowledge,
                                 assume_unknown_ok)
     catalogue = load_policy(policy, no_default_policy)
-    # Speed device (docs/performance.md): everything loaded so far lives for the whole run;
-    # freezing it keeps the cyclic GC from re-scanning the catalogue on every collection that
-    # the per-line JSON objects trigger. Unfrozen at the end (in-process callers, tests).
-    # Remove freeze/unfreeze to undo; answers do not change.
-    gc.collect()
-    gc.freeze()
+    # Speed device (docs/performance.md#settle-heap): everything loaded so far lives for the
+    # whole run; settling it keeps the cyclic GC from re-scanning it on every collection that
+    # the per-line JSON objects trigger, whatever the catalogue's size. Unfrozen at the end
+    # (in-process callers, tests).
+    settle_heap()
     try:
         return _fleet_run(facts_file, summary_json, catalogue, options, target,
                           max_hops or 1, "full" if full else format.value, kept)

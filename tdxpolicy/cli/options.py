@@ -40,7 +40,8 @@ FormatOpt = Annotated[
 
 def load_policy(policy: Sequence[Path] | None, no_default: bool) -> Catalogue:
     """The catalogue a command judges with: the embedded one (unless ``--no-default-policy``)
-    merged with every ``--policy`` source."""
+    merged with every ``--policy`` source; a large one settles the heap
+    (docs/performance.md#settle-heap)."""
     from ..sources import load_catalogue
 
-    return load_catalogue(list(policy or ()), include_default=not no_default)
+    return load_catalogue(list(policy or ()), include_default=not no_default, settle=True)

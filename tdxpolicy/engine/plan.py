@@ -24,7 +24,9 @@ first).
 
 from __future__ import annotations
 
-from ..catalogue import Catalogue
+from typing import Iterator
+
+from ..catalogue import Catalogue, Release
 from ..hostfacts import HostFacts
 from ..verdict import (
     Candidate,
@@ -40,7 +42,7 @@ from ..verdict import (
 from ..version import Version
 from .checks import HopRules, SeriesKeys, decide, series_keys, state_outcome
 
-__all__ = ["plan", "select"]
+__all__ = ["plan", "select", "decide_each"]
 
 
 class _Search:
@@ -247,3 +249,11 @@ def select(catalogue: Catalogue, facts: HostFacts, options: MoveOptions,
         path = result.hops
     return SelectResult(selected, path, tuple(candidates))
 
+
+def decide_each(catalogue: Catalogue, facts: HostFacts,
+                options: MoveOptions) -> Iterator[tuple[Release, Verdict]]:
+    """Every release of the catalogue, newest first, with :func:`decide`'s verdict for moving
+    there, one at a time: a caller that renders each pair and lets it go holds one verdict at
+    a time (``list`` on 100,000 releases would otherwise hold every verdict at once)."""
+    for release in catalogue.newest_first():
+        yield release, decide(catalogue, facts, release.version, options)

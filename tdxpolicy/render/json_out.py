@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from ..catalogue import Catalogue, Release, distinct_versets
 from ..model import Handoff, Location, Status, Svn
@@ -32,6 +32,7 @@ __all__ = [
     "select_json",
     "release_json",
     "list_json",
+    "write_list_json",
     "dumps",
 ]
 
@@ -180,6 +181,31 @@ def list_json(
         for r in catalogue.newest_first()
     ]
     return out
+
+
+def write_list_json(
+    write: Callable[[str], object],
+    rows: Iterable[tuple[Release, Verdict | None]],
+    from_version: Version | None = None,
+    with_status: bool = False,
+) -> None:
+    """Write ``list/1`` as :func:`list_json` then :func:`dumps` would, plus a final newline,
+    one release at a time: ``rows`` (newest first, as from :func:`engine.decide_each`) are
+    serialized as they come, so no verdict is kept (docs/performance.md#streamed-list).
+    ``with_status`` is ``verdicts is not None`` of :func:`list_json`."""
+    head: dict[str, Any] = {"tdxpolicy": LIST_TAG}
+    if with_status:
+        head["from"] = from_version.text if from_version is not None else None
+    # dumps(head) ends with "\n}": the releases array continues the same object.
+    write(dumps(head)[:-2] + ',\n  "releases": [')
+    sep = "\n    "
+    first = True
+    for release, verdict in rows:
+        write(sep if first else "," + sep)
+        first = False
+        # One level deeper than a document of its own: every line moves right by 4.
+        write(dumps(release_json(release, verdict)).replace("\n", sep))
+    write("]\n}\n" if first else "\n  ]\n}\n")
 
 
 def dumps(doc: Any, *, pretty: bool = True) -> str:
