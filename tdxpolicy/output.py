@@ -64,6 +64,11 @@ TEXT = "text"
 DOC = "doc"
 #: As :data:`DOC`, written compact on one line (a JSON Lines record, a summary on stderr).
 LINE = "line"
+#: A streaming renderer: ``f(result, write, style) -> None`` writes text as it is produced
+#: (``list`` decides one release at a time and keeps no verdict: docs/performance.md).
+STREAM = "stream"
+#: As :data:`STREAM`, for JSON text (ASCII-escaped for a stream that needs it).
+JSON_STREAM = "json-stream"
 
 # result type ("module.QualName") -> format -> ("module:function", kind). The type is named,
 # not imported, so that this table costs nothing to load; a renderer's module is imported only
@@ -90,8 +95,8 @@ RENDERERS: dict[str, dict[str, tuple[str, str]]] = {
         "json": ("tdxpolicy.codecs.select:selection_to_json", DOC),
     },
     "tdxpolicy.commands.moves.ReleaseList": {
-        "text": ("tdxpolicy.render.text:release_list_text", TEXT),
-        "json": ("tdxpolicy.codecs.list:release_list_to_json", DOC),
+        "text": ("tdxpolicy.render.text:release_list_text", STREAM),
+        "json": ("tdxpolicy.codecs.list:release_list_to_json", JSON_STREAM),
     },
     "tdxpolicy.commands.catalogue.ShownRelease": {
         "text": ("tdxpolicy.render.show:show_text", TEXT),
@@ -152,8 +157,9 @@ def register(result_type: type | str, fmt: str, target: str | Callable[..., Any]
     """Add (or replace) the renderer of ``fmt`` for ``result_type``. ``target`` is a function
     or ``"module:function"`` (imported when first used); ``kind`` is :data:`TEXT` or
     :data:`DOC`."""
-    if kind not in (TEXT, DOC, LINE):
-        raise ValueError(f"kind must be {TEXT!r}, {DOC!r} or {LINE!r}, got {kind!r}")
+    if kind not in (TEXT, DOC, LINE, STREAM, JSON_STREAM):
+        raise ValueError(f"kind must be one of {TEXT!r}, {DOC!r}, {LINE!r}, {STREAM!r}, "
+                         f"{JSON_STREAM!r}, got {kind!r}")
     key = result_type if isinstance(result_type, str) else _type_key(result_type)
     if callable(target):
         _LOADED[(key, fmt)] = target
@@ -221,6 +227,10 @@ def render(result: Any, fmt: str, style: Style = PLAIN) -> str:
         return dumps(fn(result)) + "\n"
     if kind == LINE:
         return dumps(fn(result), pretty=False) + "\n"
+    if kind in (STREAM, JSON_STREAM):
+        parts: list[str] = []
+        fn(result, parts.append, style)
+        return "".join(parts)
     text: str = fn(result, style)
     return text
 
@@ -251,8 +261,21 @@ def emit(result: Any, fmt: str, out: Sink | IO[str] | None = None) -> None:
     if out is None:
         out = stdout_sink()
     style = out.style if isinstance(out, Sink) else PLAIN
+    key, target, kind = _entry(result, fmt)
+    if kind in (STREAM, JSON_STREAM):
+        write = out.write
+        if kind == JSON_STREAM:
+            from .render.safe_text import ascii_json, is_utf
+
+            stream = out.text if isinstance(out, Sink) else out
+            if not is_utf(stream):
+                def write(s: str, _w: Callable[[str], Any] = out.write) -> None:
+                    _w(ascii_json(s))
+        _load(key, fmt, target)(result, write, style)
+        out.flush()
+        return
     text = render(result, fmt, style)
-    if _entry(result, fmt)[2] in (DOC, LINE):
+    if kind in (DOC, LINE):
         from .render.safe_text import ascii_json, is_utf
 
         stream = out.text if isinstance(out, Sink) else out

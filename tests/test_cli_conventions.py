@@ -419,7 +419,7 @@ def test_every_registered_renderer_exists() -> None:
         for fmt, (target, kind) in table.items():
             mod, _, fn = target.partition(":")
             assert callable(getattr(importlib.import_module(mod), fn)), (key, fmt, target)
-            assert kind in (output.TEXT, output.DOC, output.LINE)
+            assert kind in (output.TEXT, output.DOC, output.LINE, output.STREAM, output.JSON_STREAM)
 
 
 def test_register_adds_a_format(capsys: pytest.CaptureFixture[str]) -> None:

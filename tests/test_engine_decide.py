@@ -167,7 +167,7 @@ def test_plan_hops_carry_reversibility_and_state() -> None:
 
 
 def test_plan_never_returns_a_hop_decide_denies(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Safety net: if the search's restated rules were wrong (here: every edge accepted),
+    """Safety net: if the search's hop rules were wrong (here: every edge accepted),
     plan re-decides each hop, bans the bad one and searches again."""
     cat = catalogue(
         block("1.5.01", svn="1.1", platforms=[0x806F8], seamldr=["1.5.00"], handoff=(0, 0),

@@ -16,7 +16,8 @@ from factories import catalogue_from_spec, facts, generated_catalogue, options
 from tdxpolicy.catalogue import Catalogue
 from tdxpolicy.engine import CHECK_ORDER, decide, plan, select
 from tdxpolicy.engine.checks import move_kind
-from tdxpolicy.engine.plan import _Search, _series
+from tdxpolicy.engine.checks import series_keys
+from tdxpolicy.engine.plan import _Search
 from tdxpolicy.hostfacts import HostFacts
 from tdxpolicy.verdict import MoveKind, MoveOptions, Result
 from tdxpolicy.version import Version
@@ -262,10 +263,10 @@ def test_path_is_shortest_allowed_and_within_budget(world: Any, max_hops: int | 
 
 @given(worlds().map(lambda w: w[:3]) | chain_worlds())
 def test_search_predicates_equal_decide(world: Any) -> None:
-    """plan.py restates the rules on plain tuples; they must agree with decide exactly."""
+    """The search's provider (checks.HopRules) must agree with decide exactly."""
     cat, host, opts = world
     for series in {r.version.series for r in cat.releases}:
-        s = _series(cat, series)
+        s = series_keys(cat, series)
         search = _Search(cat, host, opts, s)
         for u, ru in enumerate(s.releases):
             state = HostFacts(ru.version, host.seamldr_version, host.cpuid, 3)

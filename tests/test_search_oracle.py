@@ -1,11 +1,13 @@
 """Oracle tests: the fast predicates of the graph and of the path search agree with the engine's
 checks on every edge (issue 11, item 1).
 
-The path search (``engine/plan.py``) keeps a pre-filter on plain tuples for speed (asking
+The path search (``engine/plan.py``) asks ``checks.HopRules``, which evaluates the rule
+functions :func:`decide` uses on keys computed once per release (asking
 ``checks.target_outcomes``/``pair_outcomes`` for each of the ~10,000 releases and ~12,000
-candidate hops of a 10,000-release path costs about 250 ms, the target is 100 ms); its version
-set parts read the same interval form as :meth:`VersionSet.matches`. These tests compare it
-with :func:`decide` for every ordered pair of releases, over deterministic catalogues with
+candidate hops of a 10,000-release path costs about 250 ms, the target is 100 ms); what it
+computes itself is which keys it gives each rule, and the ``update from`` intervals read the
+same interval form as :meth:`VersionSet.matches`. These tests compare it with :func:`decide`
+for every ordered pair of releases, over deterministic catalogues with
 denies, rollbacks, missing policies, unknown SVNs, several CPU tables and P-SEAMLDR lines, under
 each option that changes a result. The graph's policy edges are compared with the engine's own
 policy checks (``update-rule``, ``policy-deny``, ``rollback-rule``) the same way: the graph once
@@ -23,7 +25,8 @@ from factories import facts, generated_catalogue, intel_catalogue, options
 from tdxpolicy.catalogue import Catalogue
 from tdxpolicy.engine import decide
 from tdxpolicy.engine.checks import _rollback_rule, move_kind, pair_outcomes
-from tdxpolicy.engine.plan import _Search, _series
+from tdxpolicy.engine.checks import series_keys
+from tdxpolicy.engine.plan import _Search
 from tdxpolicy.graph import VersionGraph
 from tdxpolicy.hostfacts import HostFacts
 from tdxpolicy.verdict import MoveKind, MoveOptions, Result
@@ -60,7 +63,7 @@ def _worlds() -> list[tuple[str, Catalogue]]:
 def _assert_search_agrees(cat: Catalogue, host: dict[str, Any], opts: MoveOptions) -> int:
     checked = 0
     for series in sorted({r.version.series for r in cat.releases}):
-        s = _series(cat, series)
+        s = series_keys(cat, series)
         search = _Search(cat, facts(host), opts, s)
         base = facts(host)
         for u, ru in enumerate(s.releases):
@@ -124,9 +127,9 @@ def test_graph_edges_are_the_engine_policy_checks() -> None:
 
 def test_oracle_sees_a_disagreement(monkeypatch: pytest.MonkeyPatch) -> None:
     """The oracle can fail: a pre-filter that forgets the update rules disagrees with decide."""
-    plan_module = importlib.import_module("tdxpolicy.engine.plan")
+    checks_module = importlib.import_module("tdxpolicy.engine.checks")
 
-    monkeypatch.setattr(plan_module._Static, "admits", lambda self, u: True)
+    monkeypatch.setattr(checks_module.ReleaseKeys, "admits", lambda self, u: True)
     cat = generated_catalogue(24, **CATALOGUES[1])
     with pytest.raises(AssertionError):
         _assert_search_agrees(cat, HOSTS[0], options({}))

@@ -3,7 +3,7 @@ status for the host facts given."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from ..catalogue import Catalogue, Release, distinct_versets
 from ..verdict import Result, Verdict
@@ -13,7 +13,8 @@ from .verdict import json_value
 if TYPE_CHECKING:  # pragma: no cover
     from ..commands.moves import ReleaseList
 
-__all__ = ["TAG", "LIST_TAG", "release_json", "list_json", "release_list_to_json"]
+__all__ = ["TAG", "LIST_TAG", "release_json", "list_json", "write_list_json",
+           "release_list_to_json"]
 
 TAG = LIST_TAG = "list/1"
 
@@ -69,7 +70,35 @@ def list_json(
     return out
 
 
-def release_list_to_json(listing: ReleaseList) -> dict[str, Any]:
-    """The document of a :class:`~tdxpolicy.commands.moves.ReleaseList` (what ``list``
-    prints)."""
-    return list_json(listing.catalogue, listing.verdicts, listing.from_version)
+def write_list_json(
+    write: Callable[[str], object],
+    rows: Iterable[tuple[Release, Verdict | None]],
+    from_version: Version | None = None,
+    with_status: bool = False,
+) -> None:
+    """Write ``list/1`` as :func:`list_json` then ``output.dumps`` would, plus a final
+    newline, one release at a time: ``rows`` (newest first, as from
+    :func:`tdxpolicy.engine.decide_each`) are serialized as they come, so no verdict is kept
+    (docs/performance.md#streamed-list). ``with_status`` is ``verdicts is not None`` of
+    :func:`list_json`."""
+    from ..output import dumps
+
+    head: dict[str, Any] = {"tdxpolicy": TAG}
+    if with_status:
+        head["from"] = from_version.text if from_version is not None else None
+    # dumps(head) ends with "\n}": the releases array continues the same object.
+    write(dumps(head)[:-2] + ',\n  "releases": [')
+    sep = "\n    "
+    first = True
+    for release, verdict in rows:
+        write(sep if first else "," + sep)
+        first = False
+        # One level deeper than a document of its own: every line moves right by 4.
+        write(dumps(release_json(release, verdict)).replace("\n", sep))
+    write("]\n}\n" if first else "\n  ]\n}\n")
+
+
+def release_list_to_json(listing: ReleaseList, write: Callable[[str], object],
+                         style: Any = None) -> None:
+    """What ``list --format json`` prints, streamed (:func:`write_list_json`)."""
+    write_list_json(write, listing.rows, listing.from_version, listing.with_status)

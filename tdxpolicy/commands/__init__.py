@@ -42,4 +42,6 @@ class PolicySpec:
     def load(self) -> Catalogue:
         from ..sources import load_catalogue
 
-        return load_catalogue(list(self.paths), include_default=self.include_default)
+        # A large catalogue settles the heap after loading (docs/performance.md#settle-heap).
+        return load_catalogue(list(self.paths), include_default=self.include_default,
+                              settle=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, Iterable, Sequence
 
 from .._value import value
 from ..errors import HostError, InputError, Problem
@@ -27,7 +27,7 @@ from ..version import Version
 from . import PolicySpec
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..catalogue import Catalogue
+    from ..catalogue import Catalogue, Release
     from ..fleet import FleetSummary
 
 __all__ = [
@@ -62,12 +62,15 @@ class Selection:
 
 @value
 class ReleaseList:
-    """What ``list`` answers: the catalogue, newest first, and per release the verdict of a
-    move there (``None`` when no host facts were given)."""
+    """What ``list`` answers: the catalogue and its rows, newest first, each a release and
+    the verdict of a move there (``None`` when no host facts were given). ``rows`` is an
+    iterator: each verdict is decided when its row is written and not kept (a catalogue of
+    100,000 releases would otherwise hold 100,000 verdicts); read it once."""
 
     catalogue: Catalogue
-    verdicts: Mapping[Version, Verdict] | None = None
+    rows: Iterable[tuple[Release, Verdict | None]]
     from_version: Version | None = None
+    with_status: bool = False
 
 
 def resolve_host(given: HostFacts, probe: Any = None) -> HostFacts:
@@ -218,14 +221,16 @@ def select_release(policy: PolicySpec, given: HostFacts, options: MoveOptions,
 def list_releases(policy: PolicySpec, given: HostFacts, options: MoveOptions,
                   facts_given: bool) -> ReleaseList:
     """``list``: every release; with host facts (``facts_given``), the verdict of moving
-    there. The host is never probed here."""
+    there, decided one release at a time as the rows are written
+    (:func:`tdxpolicy.engine.decide_each`)."""
     catalogue = policy.load()
-    verdicts = None
-    if facts_given:
-        from ..engine import decide
+    if not facts_given:
+        return ReleaseList(catalogue, ((r, None) for r in catalogue.newest_first()),
+                           given.module_version, False)
+    from ..engine import decide_each
 
-        verdicts = {r.version: decide(catalogue, given, r.version, options) for r in catalogue}
-    return ReleaseList(catalogue, verdicts, given.module_version)
+    return ReleaseList(catalogue, decide_each(catalogue, given, options),
+                       given.module_version, True)
 
 
 def run_fleet_file(
@@ -249,12 +254,14 @@ def run_fleet_file(
                          "direct move per host)", code="usage")
     kept = check_keep(keep)
     catalogue = policy.load()
-    # Speed device (docs/performance.md): everything loaded so far lives for the whole run;
-    # freezing it keeps the cyclic GC from re-scanning the catalogue on every collection that
-    # the per-line JSON objects trigger. Unfrozen at the end (in-process callers, tests).
-    # Remove freeze/unfreeze to undo; answers do not change.
-    gc.collect()
-    gc.freeze()
+    # Speed device (docs/performance.md#settle-heap): everything loaded so far lives for the
+    # whole run; freezing it keeps the cyclic GC from re-scanning the catalogue on every
+    # collection that the per-line JSON objects trigger, whatever the catalogue's size.
+    # Unfrozen at the end (in-process callers, tests). Remove both calls to undo; answers do
+    # not change.
+    from ..sources import settle_heap
+
+    settle_heap()
     try:
         return _fleet_stream(facts_file, out, catalogue, options, target, max_hops or 1, fmt,
                              kept, stdin if stdin is not None else sys.stdin.buffer)

@@ -10,6 +10,7 @@ a denied move is a :class:`~tdxpolicy.verdict.Verdict` with every check listed.
 - :func:`plan` — the shortest sequence of permitted hops R -> ... -> T within the budget
   (``plan.py``).
 - :func:`select` — the newest release reachable, with every candidate (``plan.py``).
+- :func:`decide_each` — every release with its verdict, one at a time (``plan.py``).
 
 The rules are those of ``docs/domain.md#move-rules`` (quoted where each check is computed);
 ``docs/engine.md`` lists every check with its rule, source and an example verdict.
@@ -18,6 +19,6 @@ The rules are those of ``docs/domain.md#move-rules`` (quoted where each check is
 from __future__ import annotations
 
 from .checks import CHECK_ORDER, decide
-from .plan import plan, select
+from .plan import decide_each, plan, select
 
-__all__ = ["decide", "plan", "select", "CHECK_ORDER"]
+__all__ = ["decide", "decide_each", "plan", "select", "CHECK_ORDER"]

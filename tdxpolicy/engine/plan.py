@@ -9,26 +9,25 @@ the shortest path regardless of the budget and then compares (which also lets it
 "needs 3 updates, 2 remain").
 
 Search: breadth-first, backwards from T over the releases of T's series (runtime updates never
-leave a series). A release's predecessors are the versions its ``update from`` rules admit,
-which are (bounded by) index intervals in the sorted series, so they are enumerated with a
-"next unvisited index" array instead of testing every pair; the intervals are each rule's
-:meth:`VersionSet.index_range`, the interval form :meth:`VersionSet.matches` (and so the
-engine's update-rule and policy-deny checks) decides with. Each candidate hop is judged by
-``_Search.viable``/``_Search.edge``, a pre-filter on plain tuples, memoized: asking
-``checks.target_outcomes``/``pair_outcomes`` for every candidate would cost about 250 ms on a
-10,000-release series (the target is 100 ms). ``tests/test_search_oracle.py`` holds the
-pre-filter equal to :func:`decide` on every ordered pair of several catalogues and option sets,
-and the path found is re-decided hop by hop with :func:`decide` from the evolving host state
-(a disagreement bans that hop and searches again). Ties: fewer hops
-first, then newer intermediates (forward greedy over the BFS layers, newest first).
+leave a series). The search asks the checks (:class:`checks.HopRules`, resolvelib's provider
+model): a release's possible predecessors are the index intervals of its ``update from`` rules
+(:meth:`VersionSet.index_range`, the interval form :meth:`VersionSet.matches` decides with),
+enumerated with a "next unvisited index" array instead of testing every pair; whether a
+release can be entered and whether a hop is allowed are the rule functions of ``checks.py``
+that :func:`decide` itself uses, on keys computed once per release. Each hop of the path found
+is still decided with :func:`decide` from the evolving host state (a disagreement, which would
+be a bug, bans that hop and searches again); ``tests/test_search_oracle.py`` holds the
+provider equal to :func:`decide` on every ordered pair of several catalogues and option sets.
+Ties: fewer hops first, then newer intermediates (forward greedy over the BFS layers, newest
+first).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Iterator
 
 from ..catalogue import Catalogue, Release
-from ..hostfacts import HostFacts, cpuid_family_model
+from ..hostfacts import HostFacts
 from ..verdict import (
     Candidate,
     Check,
@@ -36,211 +35,37 @@ from ..verdict import (
     MoveOptions,
     PathResult,
     Result,
-    FEATURES_LOST_WORD,
     SelectResult,
     Verdict,
     denies,
 )
-from ..model import StatusKind
-from ..version import Version, encode_all
-from .checks import decide, state_outcome
+from ..version import Version
+from .checks import HopRules, SeriesKeys, decide, series_keys, state_outcome
 
-__all__ = ["plan", "select"]
-
-
-class _Series:
-    """The releases of one series, oldest first, with the static facts the search needs in
-    plain tuples (built lazily per release, cached on the catalogue)."""
-
-    __slots__ = ("releases", "keys", "codes", "index", "_static")
-
-    def __init__(self, releases: tuple[Release, ...]) -> None:
-        self.releases = releases
-        self.keys = [r.version.key for r in releases]
-        self.codes = encode_all([r.version for r in releases])  # for VersionSet.index_range
-        self.index = {k: i for i, k in enumerate(self.keys)}
-        self._static: dict[int, _Static] = {}
-
-    def static(self, i: int) -> _Static:
-        st = self._static.get(i)
-        if st is None:
-            st = self._static[i] = _Static(self, i)
-        return st
-
-
-class _Static:
-    """One release's facts for the search: SVN, handoff, and its ``update from`` rules as
-    index intervals of the sorted series, read off each rule's interval form
-    (:meth:`VersionSet.index_range`, the same form :meth:`VersionSet.matches` decides with)."""
-
-    __slots__ = ("release", "version", "svn", "handoff", "rules", "deny_from", "rollback_to",
-                 "files", "platforms", "features0")
-
-    def __init__(self, s: _Series, i: int) -> None:
-        rel = self.release = s.releases[i]
-        self.version = rel.version
-        f = rel.facts
-        svn, handoff, platforms = f.svn, f.handoff, f.platforms
-        self.svn = None if svn is None else (svn.value.major, svn.value.minor)
-        self.handoff = None if handoff is None else (handoff.value.min_update_hv,
-                                                     handoff.value.module_hv)
-        self.platforms = None if platforms is None else frozenset(
-            [cpuid_family_model(p) for p in platforms.value])
-        self.features0 = None if f.features0 is None else f.features0.value
-        self.deny_from = [d.versions for d in rel.deny_from] if rel.deny_from else ()
-        self.rollback_to = [r.versions for r in rel.rollback_to] if rel.rollback_to else ()
-        self.files = [loc.file for loc in rel.declared_at]
-        # (lo, hi, excluded): indices lo <= u <= hi admitted, except those in excluded
-        self.rules: list[tuple[int, int, frozenset[int] | None]] = []
-        codes = s.codes
-        for rule in rel.update_from:
-            lo, hi, excluded = rule.versions.index_range(codes)
-            if lo < hi:
-                self.rules.append((lo, hi - 1, frozenset(excluded) if excluded else None))
-
-    def admits(self, u: int) -> bool:
-        """Whether an ``update from`` rule admits release ``u`` (docs/domain.md#update-rule)."""
-        for lo, hi, excluded in self.rules:
-            if lo <= u <= hi and (excluded is None or u not in excluded):
-                return True
-        return False
-
-
-def _series(catalogue: Catalogue, series: tuple[int, int]) -> _Series:
-    cache: dict[str, Any] = catalogue.__dict__.setdefault("_engine_cache", {})
-    by_series: dict[tuple[int, int], _Series] = cache.setdefault("series", {})
-    s = by_series.get(series)
-    if s is None:
-        s = by_series[series] = _Series(catalogue.series(series))
-    return s
+__all__ = ["plan", "select", "decide_each"]
 
 
 class _Search:
-    """Hop predicates for one (catalogue, host facts, options), memoized.
-
-    :meth:`viable` is the target checks of :mod:`checks` and :meth:`edge` its pair checks,
-    restated on plain tuples for speed; ``tests/test_engine_properties.py`` checks that
-    they agree with :func:`decide` exactly, and :func:`plan` re-decides every hop of the path
-    it returns (a disagreement bans that hop and searches again, so the answer is always
-    :func:`decide`'s).
-    """
+    """The breadth-first search's state for one (catalogue, host facts, options): the hop
+    rules it asks (:class:`checks.HopRules`, the checks of :func:`decide` on precomputed
+    keys) and the hops :func:`plan` banned after re-deciding them."""
 
     def __init__(self, catalogue: Catalogue, facts: HostFacts, options: MoveOptions,
-                 s: _Series) -> None:
-        self.catalogue, self.facts, self.options, self.s = catalogue, facts, options, s
-        self._viable: dict[int, bool] = {}
+                 s: SeriesKeys) -> None:
+        self.s = s
+        self.rules = HopRules(catalogue, facts, options, s)
+        self.viable = self.rules.enterable
         self.banned: set[tuple[int, int]] = set()
-        strict = options.strict
-        relaxed_ok = options.assume_unknown_ok and not strict  # a relaxed unknown warns
-        self._loader = facts.seamldr_version
-        self._relaxed_ok = relaxed_ok
-        cpus = facts.cpuid
-        self._cpus = None if cpus is None else {cpuid_family_model(c) for c in cpus}
-        self._warn_denies = strict
-        self._ack = options.acknowledged
-        # features (checks._features): a lost or unknown TDX_FEATURES0 bit only warns, so it
-        # matters only under --strict, and not once acknowledged.
-        self._features_matter = strict and not (
-            FEATURES_LOST_WORD in options.acknowledged or "all" in options.acknowledged)
-        self._rollback_ok = options.allow_rollback and not strict
-        # policy-fresh (policy-format.md `expires`): a stale document only warns, so it
-        # matters only under --strict.
-        self._stale_files: set[str] = set()
-        self._stale_everywhere = False
-        if strict:
-            today = options.today
-            for d in catalogue.documents:
-                # Without a current date nothing proves a dated document current: it warns
-                # like a stale one (checks._fresh).
-                if d.meta.expires is not None and (today is None
-                                                   or d.meta.expires.value < today):
-                    self._stale_files.add(d.file)
-            self._stale_everywhere = any(dt.source.file in self._stale_files
-                                         for dt in catalogue.deny_to)
-        self._deny_to = catalogue.deny_to
-
-    def viable(self, i: int) -> bool:
-        """Release i may be entered at all: no target check denies (checks.target_outcomes),
-        nor the site's `deny to`."""
-        v = self._viable.get(i)
-        if v is None:
-            v = self._viable[i] = self._viable_uncached(i)
-        return v
-
-    def _viable_uncached(self, i: int) -> bool:
-        st = self.s.static(i)
-        f = st.release.facts
-        version = st.version
-        # seamldr: catalogue list unknown -> unknown (never relaxed); host unknown -> relaxed.
-        if f.seamldr is None:
-            return False
-        loader = self._loader
-        if loader is None:
-            if not self._relaxed_ok:
-                return False
-        elif not any(loader.major == m.major and loader.minor == m.minor
-                     and loader.update >= m.update for m in f.seamldr.value):
-            return False
-        # cpu: every package, stepping masked.
-        if st.platforms is None:
-            return False
-        if self._cpus is None:
-            if not self._relaxed_ok:
-                return False
-        elif not self._cpus or not self._cpus <= st.platforms:
-            return False  # an empty set names no package: unknown (checks._cpu), never vacuous
-        # debug: unknown without an image fact; fail, or warn with --allow-debug.
-        debug, _ = f.signing()
-        if debug is None or debug and (not self.options.allow_debug or self._warn_denies):
-            return False
-        # support-status: withdrawn fails, preview warns.
-        if f.status is not None and (f.status.value.kind is StatusKind.WITHDRAWN
-                                     or self._warn_denies):
-            return False
-        # advisory: unacknowledged warns.
-        if self._warn_denies and "all" not in self._ack and any(
-                a.word not in self._ack for a in st.release.advisories):
-            return False
-        # policy-deny, the site's half: `deny to` matching the target.
-        if any(d.versions.matches(version) for d in self._deny_to):
-            return False
-        if self._stale_everywhere or (self._stale_files and
-                                      any(x in self._stale_files for x in st.files)):
-            return False
-        return True
 
     def edge(self, u: int, v: int) -> bool:
-        """The hop u -> v passes every pair check of checks.pair_outcomes (both releases in
-        this series; v's target checks are :meth:`viable`)."""
-        if (u, v) in self.banned:
-            return False
-        su, sv = self.s.static(u), self.s.static(v)
-        if not sv.admits(u):  # update-rule
-            return False
-        a, b = su.svn, sv.svn  # svn: major equal, minor not lower
-        if a is None or b is None or a[0] != b[0] or b[1] < a[1]:
-            return False
-        h, g = su.handoff, sv.handoff  # handoff: min_update_hv <= R.module_hv <= module_hv
-        if h is None or g is None or not g[0] <= h[1] <= g[1]:
-            return False
-        if any(d.matches(su.version) for d in sv.deny_from):  # policy-deny, deny from
-            return False
-        if v < u and not (self._rollback_ok
-                          or any(r.matches(sv.version) for r in su.rollback_to)):
-            return False  # rollback-rule
-        if self._stale_files and any(x in self._stale_files for x in su.files):
-            return False  # policy-fresh, under --strict
-        if self._features_matter:  # features: a lost or unknown bit, under --strict
-            fu, fv = su.features0, sv.features0
-            if fu is None or fv is None or fu & ~fv:
-                return False
-        return True
+        """The hop u -> v passes every pair check (v's target checks are :meth:`viable`)."""
+        return (u, v) not in self.banned and self.rules.allows(u, v)
 
     def backward_layers(self, start: int, goal: int) -> list[list[int]] | None:
         """BFS from ``goal`` over reversed hops until ``start`` is reached: layers[d] are the
         releases (other than start) whose shortest path to goal has d hops, complete for every
         d < len(layers); None when start cannot reach goal."""
-        n = len(self.s.keys)
+        n = len(self.s)
         nxt = list(range(n + 1))  # next index >= i not yet settled (n = none)
 
         def find(i: int) -> int:
@@ -253,11 +78,11 @@ class _Search:
 
         nxt[goal] = goal + 1
         layers = [[goal]]
-        static, viable, edge = self.s.static, self.viable, self.edge
+        candidates, viable, edge = self.rules.candidates, self.viable, self.edge
         while layers[-1]:
             nxt_layer: list[int] = []
             for v in layers[-1]:
-                for lo, hi, _ in static(v).rules:
+                for lo, hi, _ in candidates(v):
                     i = find(lo)
                     while i <= hi:
                         if i != start and not viable(i):
@@ -303,7 +128,7 @@ def plan(catalogue: Catalogue, facts: HostFacts, target: Version, options: MoveO
             "the direct move"
         return PathResult(running, target, False, (), f"{what} is denied: {shown}", failed)
     assert running is not None
-    s = _series(catalogue, target.series)
+    s = series_keys(catalogue, target.series)
     search = _Search(catalogue, facts, options, s)
     start, goal = s.index[running.key], s.index[target.key]
     if not search.viable(goal):
@@ -347,11 +172,11 @@ def plan(catalogue: Catalogue, facts: HostFacts, target: Version, options: MoveO
         verdicts: list[Verdict] = []
         state_facts = facts
         for u, i in zip(order, order[1:]):
-            v = s.releases[i].version
+            v = s.versions[i]
             verdict = decide(catalogue, state_facts, v, options)
             if not verdict.allowed:
-                # The search's restated rules disagreed with decide (a bug): never return a
-                # denied hop; ban it and search again.
+                # The search's answer disagreed with decide (a bug): never return a denied
+                # hop; ban it and search again.
                 search.banned.add((u, i))
                 break
             verdicts.append(verdict)
@@ -367,12 +192,12 @@ def _forward_distances(catalogue: Catalogue, facts: HostFacts, options: MoveOpti
     running = facts.module_version
     if running is None or catalogue.get(running) is None or limit < 1:
         return {}
-    s = _series(catalogue, running.series)
+    s = series_keys(catalogue, running.series)
     search = _Search(catalogue, facts, options, s)
     start = s.index[running.key]
     dist = {start: 0}
     frontier = [start]
-    pending = [i for i in range(len(s.keys)) if i != start and search.viable(i)]
+    pending = [i for i in range(len(s)) if i != start and search.viable(i)]
     for d in range(1, limit + 1):
         if not frontier or not pending:
             break
@@ -382,7 +207,7 @@ def _forward_distances(catalogue: Catalogue, facts: HostFacts, options: MoveOpti
         frontier = reached
         got = set(reached)
         pending = [v for v in pending if v not in got]
-    return {s.releases[i].version: d for i, d in dist.items() if i != start}
+    return {s.versions[i]: d for i, d in dist.items() if i != start}
 
 
 def select(catalogue: Catalogue, facts: HostFacts, options: MoveOptions,
@@ -423,3 +248,12 @@ def select(catalogue: Catalogue, facts: HostFacts, options: MoveOptions,
         assert result.found, f"select chose {selected} but no path was found"
         path = result.hops
     return SelectResult(selected, path, tuple(candidates))
+
+
+def decide_each(catalogue: Catalogue, facts: HostFacts,
+                options: MoveOptions) -> Iterator[tuple[Release, Verdict]]:
+    """Every release of the catalogue, newest first, with :func:`decide`'s verdict for moving
+    there, one at a time: a caller that renders each pair and lets it go holds one verdict at
+    a time (``list`` on 100,000 releases would otherwise hold every verdict at once)."""
+    for release in catalogue.newest_first():
+        yield release, decide(catalogue, facts, release.version, options)

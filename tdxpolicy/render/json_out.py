@@ -4,7 +4,7 @@ other code (and branches written against the old layout) import these names from
 
 from __future__ import annotations
 
-from ..codecs.list import LIST_TAG, list_json, release_json
+from ..codecs.list import LIST_TAG, list_json, release_json, write_list_json
 from ..codecs.path import PATH_TAG, path_json
 from ..codecs.select import SELECT_TAG, select_json
 from ..codecs.verdict import VERDICT_TAG, check_json, json_value, verdict_json
@@ -22,5 +22,6 @@ __all__ = [
     "select_json",
     "release_json",
     "list_json",
+    "write_list_json",
     "dumps",
 ]

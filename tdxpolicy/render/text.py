@@ -9,7 +9,7 @@ so text output costs nothing at start-up. No I/O here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from ..catalogue import Catalogue, Release, distinct_versets
 from ..model import Location
@@ -25,6 +25,7 @@ __all__ = [
     "render_path",
     "render_select",
     "render_list",
+    "write_list",
     "next_steps",
     "sort_checks",
 ]
@@ -363,55 +364,81 @@ def render_list(
 ) -> str:
     """Every release, newest first: version, series, published, status, update policy, and
     whether this host can move there when facts were given."""
+    out: list[str] = []
+    rows = ((r, None if verdicts is None else verdicts.get(r.version))
+            for r in catalogue.newest_first())
+    write_list(out.append, catalogue, rows, color=color, from_version=from_version,
+               with_status=verdicts is not None)
+    return "".join(out)
+
+
+def _list_cells(r: Release) -> list[str]:
+    f = r.facts
+    return [
+        r.version.text,
+        r.version.series_text,
+        f.published.value.isoformat() if f.published is not None else "-",
+        f.status.value.kind.value if f.status is not None else "supported",
+        _policy_summary(r),
+    ]
+
+
+def _list_status(v: Verdict | None) -> str:
+    if v is None:
+        return "-"
+    kind = v.kind.value if v.kind is not None else "?"
+    if v.allowed:
+        return f"yes ({kind})"
+    failing = [c.code for c in v.failed if c.result is not Result.UNKNOWN]
+    unknown = [c.code for c in v.failed if c.result is Result.UNKNOWN]
+    why = ", ".join(dict.fromkeys(failing))
+    if unknown:
+        why += ("; " if why else "") + "unknown: " + ", ".join(dict.fromkeys(unknown))
+    return f"no ({kind}): {why}"
+
+
+def write_list(
+    write: Callable[[str], object],
+    catalogue: Catalogue,
+    rows: Iterable[tuple[Release, Verdict | None]],
+    color: bool = False,
+    from_version: Version | None = None,
+    with_status: bool = False,
+) -> None:
+    """:func:`render_list`'s text, written one line at a time as ``rows`` (newest first, as
+    from :func:`engine.decide_each`) come: the column widths depend only on the catalogue
+    (the host's column is last and not padded), so no verdict is kept
+    (docs/performance.md#streamed-list)."""
     header = ["VERSION", "SERIES", "PUBLISHED", "STATUS", "UPDATE POLICY"]
-    if verdicts is not None:
+    if with_status:
         header.append(f"FROM {_from_text(from_version)}")
-    rows: list[list[str]] = []
-    for r in catalogue.newest_first():
-        f = r.facts
-        status = f.status.value.kind.value if f.status is not None else "supported"
-        row = [
-            r.version.text,
-            r.version.series_text,
-            f.published.value.isoformat() if f.published is not None else "-",
-            status,
-            _policy_summary(r),
-        ]
-        if verdicts is not None:
-            v = verdicts.get(r.version)
-            if v is None:
-                row.append("-")
-            else:
-                kind = v.kind.value if v.kind is not None else "?"
-                if v.allowed:
-                    row.append(f"yes ({kind})")
-                else:
-                    failing = [c.code for c in v.failed if c.result is not Result.UNKNOWN]
-                    unknown = [c.code for c in v.failed if c.result is Result.UNKNOWN]
-                    why = ", ".join(dict.fromkeys(failing))
-                    if unknown:
-                        why += ("; " if why else "") + "unknown: " + ", ".join(dict.fromkeys(unknown))
-                    row.append(f"no ({kind}): {why}")
-        rows.append(row)
-    if not rows:
-        return "(the catalogue is empty)\n"
-    widths = [max(len(header[i]), *(len(row[i]) for row in rows)) for i in range(len(header))]
     last = len(header) - 1
+    widths = [len(h) for h in header]
+    for r in catalogue.releases:
+        for i, cell in enumerate(_list_cells(r)[:last]):
+            widths[i] = max(widths[i], len(cell))
 
     def fmt(cells: Sequence[str]) -> str:
         return "  ".join(
             c if i == last else c.ljust(widths[i]) for i, c in enumerate(cells)
         ).rstrip()
 
-    lines = [_c(fmt(header), _BOLD, color)]
-    for row in rows:
+    empty = True
+    for r, v in rows:
+        if empty:
+            write(_c(fmt(header), _BOLD, color) + "\n")
+            empty = False
+        row = _list_cells(r)
+        if with_status:
+            row.append(_list_status(v))
         line = fmt(row)
-        if color and verdicts is not None:
+        if color and with_status:
             cell = row[-1]
             colour = "\x1b[32m" if cell.startswith("yes") else "\x1b[31m"
             line = line[: len(line) - len(cell)] + _c(cell, colour, True)
-        lines.append(line)
-    return "\n".join(lines) + "\n"
+        write(line + "\n")
+    if empty:
+        write("(the catalogue is empty)\n")
 
 
 # Output registry entries (tdxpolicy.output): the result, and the sink's style.
@@ -427,6 +454,9 @@ def selection_text(selection: Selection, style: Style) -> str:
     return render_select(selection.result, style.color, selection.from_version, style.width)
 
 
-def release_list_text(listing: ReleaseList, style: Style) -> str:
-    # A table: columns stay aligned, never wrapped (a wide terminal or a pager shows it).
-    return render_list(listing.catalogue, listing.verdicts, style.color, listing.from_version)
+def release_list_text(listing: ReleaseList, write: Callable[[str], object],
+                      style: Style) -> None:
+    # A table: columns stay aligned, never wrapped (a wide terminal or a pager shows it);
+    # written row by row as each release is decided (write_list).
+    write_list(write, listing.catalogue, listing.rows, style.color, listing.from_version,
+               listing.with_status)
