@@ -236,6 +236,9 @@ def regenerate(command: Command, actual: list[str], exit_code: int, root: Path) 
     """The block text for ``command`` from a real run: placeholders restored where the old
     line still matches, ``...`` abridgements kept with as many lines before/after them."""
     new = [line.replace(str(root), "<repo>") for line in actual]
+    if _today() not in command.text:  # a date the command gives (``--today``) is not "today"
+        new = [line.replace(_today(), "<today>") for line in new]
+    assert command.expected.count(ELISION) <= 1, "an example abridges one run of lines at most"
     if ELISION in command.expected:
         cut = command.expected.index(ELISION)
         tail = len(command.expected) - cut - 1
@@ -287,6 +290,10 @@ def test_console_example(example: Example, tmp_path: Path, request: pytest.Fixtu
         example.body_start:example.body_end]
     assert body and body[0].startswith(_PROMPT), (
         f"{example.name}: a console block starts with a '$ ' command")
+    for command in example.commands:
+        assert command.expected.count(ELISION) <= 1, (
+            f"{example.document.relative_to(REPO)}:{command.line}: abridge one run of lines "
+            "at most (one '...' line), so that --update-docs can keep the abridgement")
     if example.needs_shared and INTEL_DIR is None:
         pytest.skip("needs Intel's published data (../shared/intel), not present")
     root = _scratch_root(tmp_path)
