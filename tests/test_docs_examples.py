@@ -340,3 +340,37 @@ def test_placeholders_and_elision() -> None:
     assert regenerate(command, ["n1", "n2", "n3", "n4"], 1, root) == ["n1", "...", "n4", "(exit 1)"]
     assert regenerate(Command(1, "x", ["on <today>"], 0, 0), [f"on {_today()}", "more"], 0,
                       root) == ["on <today>", "more"]
+
+
+_LISTING = re.compile(r"^`(docs/examples/[^`]+)`:$")
+
+
+def _listings() -> list[tuple[str, Path, str]]:
+    """Code blocks introduced by a line "`docs/examples/FILE`:" (the file the examples read)."""
+    found: list[tuple[str, Path, str]] = []
+    for document in DOCUMENTS:
+        lines = document.read_text(encoding="utf-8").splitlines()
+        for index, line in enumerate(lines):
+            match = _LISTING.match(line)
+            if not match:
+                continue
+            start = index + 1
+            while start < len(lines) and not lines[start].strip():
+                start += 1
+            opening = _FENCE.match(lines[start]) if start < len(lines) else None
+            assert opening, f"{document.relative_to(REPO)}:{index + 1}: a listing is followed by a code block"
+            end = start + 1
+            while lines[end].rstrip() != opening.group(1):
+                end += 1
+            found.append((f"{document.relative_to(REPO)}:{index + 1}", REPO / match.group(1),
+                          "\n".join(lines[start + 1:end]) + "\n"))
+    return found
+
+
+def test_listings_of_example_files_are_the_files() -> None:
+    listings = _listings()
+    assert listings, "docs/policy-format.md lists docs/examples/site.tdxpolicy"
+    for where, path, text in listings:
+        assert path.is_file(), f"{where}: {path.relative_to(REPO)} does not exist"
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{where}: the listing differs from {path.relative_to(REPO)}")
