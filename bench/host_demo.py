@@ -1,5 +1,6 @@
 """Run probe, preflight and update against simulated kernels and print what an operator sees
-(the output quoted in docs/host.md). Trees are built under /tmp/tdxdemo.
+(docs/host.md quotes the update outcomes, which need the in-process simulator; its console
+examples run on docs/examples/host/ instead). Trees are built under /tmp/tdxdemo.
 
     python bench/host_demo.py
 """

@@ -46,3 +46,11 @@ def intel_dir() -> Path:
 @pytest.fixture
 def repo_root() -> Path:
     return REPO
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-docs", action="store_true", default=False,
+        help="tests/test_docs_examples.py: rewrite the console examples of README.md and "
+             "docs/*.md with the output of real runs (review the diff afterwards)",
+    )

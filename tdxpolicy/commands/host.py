@@ -30,7 +30,7 @@ def _read_image(path: Path) -> bytes:
 def probe_host(sysfs_root: Path, proc_root: Path, kernel: str | None = None,
                host_name: str | None = None, require_usable: bool = True) -> ProbeResult:
     """The host's TDX facts and update interface, the facts named ``host_name`` (default: the
-    machine's host name; a pod passes its node's name); :class:`~tdxpolicy.errors.HostError`
+    host name the probe read; a pod passes its node's name); :class:`~tdxpolicy.errors.HostError`
     (exit 3) when the host has no usable update interface (unless not ``require_usable``:
     the exporters describe such a host too)."""
     from dataclasses import replace
@@ -38,8 +38,10 @@ def probe_host(sysfs_root: Path, proc_root: Path, kernel: str | None = None,
     from ..host.probe import probe
 
     result = probe(sysfs_root, proc_root, kernel=kernel)
-    name = host_name if host_name else _machine_name()
-    if name:
+    # The name given (--host, or $NODE_NAME in a pod) wins over the one the probe read from
+    # the proc root's kernel/hostname; the machine's own name when neither says one.
+    name = host_name or result.facts.host or _machine_name()
+    if name and name != result.facts.host:
         result = replace(result, facts=replace(result.facts, host=name))
     return result.require_usable() if require_usable else result
 
