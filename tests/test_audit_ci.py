@@ -326,3 +326,23 @@ def test_sarif_category_with_images(intel_dir: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.chdir(intel_dir.parent)
     assert _sarif_id(capsys, "--policy", "intel", "--images", "intel/blobs") == \
         "tdxpolicy/audit/embedded+intel+images=intel/blobs/"
+
+
+@pytest.mark.parametrize("args", [
+    ["audit", "--format", "json", "--today", "2026-11-26"],
+    ["audit", "--format", "sarif", "--today", "2026-11-26"],
+    ["lint", "docs/examples/site.tdxpolicy", "--format", "json"],
+])
+def test_output_file_equals_stdout(args: list[str], tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from tdxpolicy.cli import main
+
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    code = main(args)
+    printed = capsys.readouterr().out
+    out = tmp_path / "report.json"
+    assert main([*args, "--output", str(out)]) == code
+    assert capsys.readouterr().out == ""
+    assert out.read_text(encoding="utf-8") == printed
+    assert main([*args, "--output", str(tmp_path)]) == 2  # a directory: refused

@@ -20,7 +20,8 @@ import typer
 
 from . import ExitCode, app, emit_json
 from .finding_opts import AuditFormat, FailOnLevel, FailOnOpt
-from .options import NoDefaultPolicyOpt, PolicyOpt
+from .options import NoDefaultPolicyOpt, OutputOpt, PolicyOpt, to_output
+from ..output import check_output
 
 if TYPE_CHECKING:  # pragma: no cover
     import datetime as _dt
@@ -139,12 +140,20 @@ def audit_cmd(
         typer.Option("--today", metavar="DATE", help="Date for the stale-document rule (YYYY-MM-DD); default: "
                      "today."),
     ] = None,
+    output: OutputOpt = None,
 ) -> int:
     """Check Intel's release data, policy documents and images against each other.
 
     Exit 1 when a finding is at least as severe as --fail-on (default: error), else 0;
     2 when an input cannot be read.
     """
+    check_output(output)
+    with to_output(output):
+        return _audit(policy, no_default_policy, images, fmt, fail_on, today)
+
+
+def _audit(policy: Optional[list[Path]], no_default_policy: bool, images: Optional[Path],
+           fmt: "AuditFormat", fail_on: "FailOnLevel", today: Optional[str]) -> int:
     import os
 
     from .. import __version__

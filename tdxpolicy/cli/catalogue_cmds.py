@@ -24,6 +24,7 @@ from .facts_opts import host_facts_from_options, move_options_from
 from .finding_opts import FailOnLevel, FailOnOpt, LintFormat
 from ..output import check_output, dumps
 from .options import (
+    to_output,
     FormatOpt,
     NoDefaultPolicyOpt,
     OutputFormat,
@@ -126,6 +127,7 @@ def lint(
         "--format", help="Output format: text, json (lint/1) or github (workflow-command "
         "annotations).", case_sensitive=False)] = LintFormat.text,
     fail_on: FailOnOpt = FailOnLevel.warning,
+    output: OutputOpt = None,
 ) -> int:
     """Parse and check documents: exit 1 when a finding is at least as severe as --fail-on
     (default: warning, so every finding), else 0; 2 when unreadable or invalid.
@@ -134,6 +136,13 @@ def lint(
     rules run over them, compared with each other and the embedded catalogue (unless
     --no-default-policy), and the findings about the linted documents are reported.
     """
+    check_output(output)
+    with to_output(output):
+        return _lint(paths, no_default_policy, format, fail_on)
+
+
+def _lint(paths: list[Path], no_default_policy: bool, format: "LintFormat",
+          fail_on: "FailOnLevel") -> int:
     import datetime as _dt
 
     from ..audit import FailOn, fails

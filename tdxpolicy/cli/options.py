@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import IO, Annotated, Any, Optional
+from contextlib import contextmanager
+from typing import IO, Annotated, Any, Iterator, Optional
 
 import typer
 
@@ -145,3 +146,16 @@ def emit_result(result: Any, fmt: Enum, output: Path | None, *,
         return
     with open_output(output) as sink:
         emit(result, str(fmt.value), sink)
+
+
+@contextmanager
+def to_output(output: Path | None) -> Iterator[None]:
+    """Whatever the block prints on stdout goes to ``output`` instead, written atomically
+    (for the commands that write their document piece by piece: audit, lint)."""
+    if output is None or str(output) == "-":
+        yield
+        return
+    import contextlib
+
+    with open_output(output) as sink, contextlib.redirect_stdout(sink.text):
+        yield
