@@ -10,9 +10,9 @@ so that a command does not pay for creating the others' at start-up.
 
 from __future__ import annotations
 
+from contextlib import contextmanager, redirect_stdout
 from enum import Enum
 from pathlib import Path
-from contextlib import contextmanager
 from typing import IO, Annotated, Any, Iterator, Optional
 
 import typer
@@ -155,7 +155,5 @@ def to_output(output: Path | None) -> Iterator[None]:
     if output is None or str(output) == "-":
         yield
         return
-    import contextlib
-
-    with open_output(output) as sink, contextlib.redirect_stdout(sink.text):
+    with open_output(output) as sink, redirect_stdout(sink.text):
         yield
