@@ -29,7 +29,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..sources.json_errors import classic
 from ..errors import InputError, Problem
 from ..hostfacts import HostFacts, format_cpuid
 from ..model import Location
@@ -226,6 +225,8 @@ def decode_json_text(data: str | bytes, file: str, line: int | None = None) -> A
             return json.loads(data)
         return UNIQUE_KEYS.decode(data)
     except json.JSONDecodeError as raw:
+        from ..sources.json_errors import classic  # only on bad input (start-up budget)
+
         err = classic(raw)
         if line is None:
             loc = Location(file, err.lineno, err.colno)

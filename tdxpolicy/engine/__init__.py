@@ -18,7 +18,27 @@ The rules are those of ``docs/domain.md#move-rules`` (quoted where each check is
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .checks import CHECK_ORDER, decide
-from .plan import decide_each, plan, select
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .plan import decide_each, plan, select
 
 __all__ = ["decide", "decide_each", "plan", "select", "CHECK_ORDER"]
+
+
+def __getattr__(name: str) -> Any:
+    # The search (plan.py) is imported only by the commands that search: `can-upgrade` decides
+    # one move and does not pay for it (start-up budget, bench/bench_startup.py).
+    if name in ("plan", "select", "decide_each"):
+        import importlib
+
+        module = importlib.import_module(f"{__name__}.plan")
+        # Importing the submodule binds the name `plan` to it; the package's `plan` is the
+        # function, as before: bind the three functions over it.
+        g = globals()
+        for fn in ("plan", "select", "decide_each"):
+            g[fn] = getattr(module, fn)
+        return g[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
