@@ -14,7 +14,7 @@ from ._value import value
 from .errors import InvalidArgument
 from .version import Version
 
-__all__ = ["HostFacts", "cpuid_family_model", "format_cpuid"]
+__all__ = ["HostFacts", "cpuid_family_model", "format_cpuid", "parse_cpuid_field"]
 
 # CPUID.1.EAX: stepping is bits 3:0 and is ignored when matching a sigstruct CPUID table
 # (docs/domain.md#cpu).
@@ -88,3 +88,21 @@ class HostFacts:
             module_version=new_version,
             num_remaining_updates=None if remaining is None else remaining - 1,
         )
+
+
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def parse_cpuid_field(value: object) -> int | None:
+    """A CPUID.1.EAX value as host facts and flags spell it (``0x806F8`` or ``806F8``: at most
+    8 hex digits; JSON Schema's ``^(?:0[xX])?([0-9a-fA-F]{1,8})$``, so one trailing newline is
+    tolerated as ``$`` does), or None. Plain string tests, no regular expression: the CLI's
+    ``--cpuid`` parses it at every cold start."""
+    if type(value) is not str:
+        return None
+    text = value[:-1] if value.endswith("\n") else value
+    if text[:2] in ("0x", "0X"):
+        text = text[2:]
+    if not 1 <= len(text) <= 8 or not _HEX_DIGITS.issuperset(text):
+        return None
+    return int(text, 16)

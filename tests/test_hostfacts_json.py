@@ -134,3 +134,16 @@ def test_validator_agrees_with_jsonschema(obj: Any) -> None:
                                tuple(int(c.rstrip("\n"), 16) for c in cpuid))
         assert facts.num_remaining_updates == (None if rem is None else int(rem))
         assert facts.host == obj.get("host")
+
+
+@given(st.text(alphabet="0xX123abcdefABCDEFgG\n \u0663", max_size=12))
+def test_cpuid_field_parser_equals_the_schema_pattern(text: str) -> None:
+    # The CLI's --cpuid parser tests strings without a regular expression (start-up budget);
+    # it accepts exactly what the schema's CPUID pattern accepts.
+    import re
+
+    from tdxpolicy.codecs.hostfacts import CPUID_PATTERN
+    from tdxpolicy.hostfacts import parse_cpuid_field
+
+    m = re.search(CPUID_PATTERN, text)
+    assert parse_cpuid_field(text) == (None if m is None else int(m.group(1), 16))

@@ -24,7 +24,7 @@ import typer
 
 from . import LazyModule
 from ..errors import InputError
-from ..hostfacts import HostFacts
+from ..hostfacts import HostFacts, parse_cpuid_field
 from ..verdict import MoveOptions
 from ..version import Version, VersionError, parse_version
 
@@ -127,7 +127,7 @@ def parse_version_flag(flag: str, text: str) -> Version:
 
 def parse_cpuid_flag(text: str, flag: str = "--cpuid") -> int:
     """``0x806F8`` (or ``806F8``): CPUID.1.EAX, 32 bits at most."""
-    value = codec.parse_cpuid_field(text.strip())
+    value = parse_cpuid_field(text.strip())
     if value is None:
         raise InputError(f"{flag}: expected a hex value like 0x806F8, got {_shown(text)}",
                          code="invalid-flag")
