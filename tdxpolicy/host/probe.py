@@ -39,7 +39,7 @@ from typing import Any
 from .._value import value
 from ..errors import HostError, InputError, Problem
 from ..generations import Generation, abi, detect_layout
-from ..hostfacts import HostFacts, format_cpuid
+from ..hostfacts import HostFacts
 from ..model import Location
 from ..version import Version, VersionError, parse_version
 from . import sysfs as _sysfs
@@ -211,19 +211,10 @@ def state_generation(result: ProbeResult, stated: Generation | str | None) -> Pr
 
 
 def facts_to_json(facts: HostFacts) -> dict[str, Any]:
-    """Host facts in the contract's JSON form; unknown facts are left out."""
-    out: dict[str, Any] = {}
-    if facts.module_version is not None:
-        out["module_version"] = facts.module_version.text
-    if facts.seamldr_version is not None:
-        out["seamldr_version"] = facts.seamldr_version.text
-    if facts.cpuid is not None:
-        out["cpuid"] = [format_cpuid(c) for c in facts.cpuid]
-    if facts.num_remaining_updates is not None:
-        out["num_remaining_updates"] = facts.num_remaining_updates
-    if facts.host is not None:
-        out["host"] = facts.host
-    return out
+    """Host facts in the contract's JSON form (the one codec: codecs/hostfacts.py)."""
+    from ..codecs.hostfacts import to_json
+
+    return to_json(facts)
 
 
 
