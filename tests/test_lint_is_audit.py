@@ -11,7 +11,6 @@ import contextlib
 import datetime as dt
 import io
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -153,11 +152,3 @@ def test_lint_of_intels_files_is_still_clean(intel_dir: Path) -> None:
                                                                      / "releases")]):
         code, out = _run(*args)
         assert (code, out) == (0, "")
-
-
-def _doc_block(marker: str) -> list[str]:
-    """The lines of the code block in docs/audit.md that starts with ``marker``."""
-    text = (REPO / "docs" / "audit.md").read_text()
-    m = re.search(r"```\n(" + re.escape(marker) + r".*?)```", text, re.S)
-    assert m, marker
-    return m.group(1).splitlines()
