@@ -556,18 +556,30 @@ def _policy_deny(catalogue: Catalogue, running: Version | None, target: Version,
     return result, _detail("no deny rule matches", {})
 
 
+def _both_known(running: Version | None, target: Version, r: Release | None,
+                t: Release | None, fact: str, key: str) -> Outcome | None:
+    """``unknown`` when a pair rule cannot compare the two releases' ``fact`` because one of
+    them is not known (target or running release not in the catalogue, running version not
+    given); None when both are there. The svn, handoff and features checks share it."""
+    if t is None:
+        return _UNKNOWN, _not_in_catalogue("target", target)
+    if running is None:
+        return _UNKNOWN, _detail(f"running version unknown: its {fact} cannot be compared",
+                                 {key: None})
+    if r is None:
+        return _UNKNOWN, _not_in_catalogue("running", running)
+    return None
+
+
 def _svn(running: Version | None, target: Version, r: Release | None,
          t: Release | None) -> Outcome:
     # docs/domain.md#svn (P-SEAMLDR seamldr_install.c): SEAM SVN T.major == R.major else
     # EUNSUPPORTED; T.minor >= R.minor else EBADSIG — after the running module has shut down.
     # Both values only come from the catalogue: unknown is never relaxed.
-    if t is None:
-        return _UNKNOWN, _not_in_catalogue("target", target)
-    if running is None:
-        return _UNKNOWN, _detail("running version unknown: its SVN cannot be compared",
-                                 {"from_svn": None})
-    if r is None:
-        return _UNKNOWN, _not_in_catalogue("running", running)
+    unknown = _both_known(running, target, r, t, "SVN", "from_svn")
+    if unknown is not None:
+        return unknown
+    assert r is not None and t is not None  # what _both_known returning None means
     ts, rs = t.facts.svn, r.facts.svn
     result = svn_rule(svn_key(rs), svn_key(ts))
     if ts is None or rs is None:
@@ -597,13 +609,10 @@ def _handoff(running: Version | None, target: Version, r: Release | None,
              t: Release | None) -> Outcome:
     # docs/domain.md#handoff: the merged kernel shuts R down at R's native handoff version
     # R.module_hv, so T needs T.min_update_hv <= R.module_hv <= T.module_hv.
-    if t is None:
-        return _UNKNOWN, _not_in_catalogue("target", target)
-    if running is None:
-        return _UNKNOWN, _detail("running version unknown: its handoff version cannot be "
-                                 "compared", {"from_module_hv": None})
-    if r is None:
-        return _UNKNOWN, _not_in_catalogue("running", running)
+    unknown = _both_known(running, target, r, t, "handoff version", "from_module_hv")
+    if unknown is not None:
+        return unknown
+    assert r is not None and t is not None  # what _both_known returning None means
     th, rh = t.facts.handoff, r.facts.handoff
     result = handoff_rule(None if rh is None else rh.value.module_hv, handoff_key(th))
     if th is None or rh is None:
@@ -756,13 +765,10 @@ def _features(running: Version | None, target: Version, r: Release | None,
     # unacknowledged one denies. An unknown TDX_FEATURES0 cannot prove that no bit is lost:
     # it is treated as the worst case of this check (the same acknowledgeable warning), not
     # as a pass, and not as worse than a known loss.
-    if t is None:
-        return _UNKNOWN, _not_in_catalogue("target", target)
-    if running is None:
-        return _UNKNOWN, _detail("running version unknown: its TDX_FEATURES0 cannot be "
-                                 "compared", {"from_features0": None})
-    if r is None:
-        return _UNKNOWN, _not_in_catalogue("running", running)
+    unknown = _both_known(running, target, r, t, "TDX_FEATURES0", "from_features0")
+    if unknown is not None:
+        return unknown
+    assert r is not None and t is not None  # what _both_known returning None means
     tf, rf = t.facts.features0, r.facts.features0
     ack = advisory_rule(FEATURES_LOST_WORD, options.acknowledged) is _PASS
     result = features_rule(None if rf is None else rf.value, None if tf is None else tf.value,

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..audit.findings import Finding, Severity
+from ..audit.report import where
 from ..model import Location
 
 __all__ = ["github_annotations", "escape_data", "escape_property"]
@@ -38,14 +39,10 @@ def escape_property(text: str) -> str:
 
 
 def _where(loc: Location) -> str:
-    s = loc.file
-    if loc.line is not None:
-        s += f":{loc.line}"
-        if loc.column is not None:
-            s += f":{loc.column}"
-    elif loc.offset is not None:
-        s += f":@{loc.offset:#x}"
-    if loc.path is not None:
+    """The audit's ``file:line:col`` (audit.report.where), with the JSON path also when a
+    line or offset is known: an annotation's message is all a reader of the log gets."""
+    s = where(loc)
+    if loc.path is not None and (loc.line is not None or loc.offset is not None):
         s += f" ({loc.path})"
     return s
 
