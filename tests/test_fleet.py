@@ -24,7 +24,8 @@ from tdxpolicy.cli import main
 from tdxpolicy.errors import InputError
 from tdxpolicy.engine import decide, select
 from tdxpolicy.fleet import FleetDecider, run_fleet
-from tdxpolicy.render.json_out import select_json, verdict_json
+from tdxpolicy.codecs.select import select_json
+from tdxpolicy.codecs.verdict import verdict_json
 from tdxpolicy.resources import schema_path
 from tdxpolicy.sources import load_catalogue
 from tdxpolicy.codecs.hostfacts import facts_from_obj

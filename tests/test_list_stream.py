@@ -22,7 +22,8 @@ from tdxpolicy.catalogue import Catalogue
 from tdxpolicy.cli import main
 from tdxpolicy.engine import decide, decide_each
 from tdxpolicy.render import text as text_module
-from tdxpolicy.render.json_out import dumps, list_json, write_list_json
+from tdxpolicy.codecs.list import list_json, write_list_json
+from tdxpolicy.output import dumps
 from tdxpolicy.render.text import write_list
 from tdxpolicy.verdict import Result, Verdict
 from tdxpolicy.version import Version

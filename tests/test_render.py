@@ -11,7 +11,9 @@ import jsonschema
 from referencing import Registry, Resource
 
 from tdxpolicy.model import Location
-from tdxpolicy.render.json_out import check_json, path_json, select_json, verdict_json
+from tdxpolicy.codecs.path import path_json
+from tdxpolicy.codecs.select import select_json
+from tdxpolicy.codecs.verdict import check_json, verdict_json
 from tdxpolicy.render.text import (
     next_steps,
     render_path,
