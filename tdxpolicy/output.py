@@ -77,14 +77,14 @@ RENDERERS: dict[str, dict[str, tuple[str, str]]] = {
     "tdxpolicy.verdict.Verdict": {
         "text": ("tdxpolicy.render.text:verdict_text", TEXT),
         "json": ("tdxpolicy.codecs.verdict:to_json", DOC),
-        "junit": ("tdxpolicy.render.exports:verdict_junit", TEXT),
+        "junit": ("tdxpolicy.render.export_formats:verdict_junit", TEXT),
     },
     "tdxpolicy.commands.exports.FleetRows": {
-        "junit": ("tdxpolicy.render.exports:fleet_junit", TEXT),
+        "junit": ("tdxpolicy.render.export_formats:fleet_junit", TEXT),
     },
     "tdxpolicy.commands.exports.HostExport": {
-        "nfd": ("tdxpolicy.render.exports:nfd_text", TEXT),
-        "prometheus": ("tdxpolicy.render.exports:prometheus", TEXT),
+        "nfd": ("tdxpolicy.render.export_formats:nfd_text", TEXT),
+        "prometheus": ("tdxpolicy.render.export_formats:prometheus", TEXT),
     },
     "tdxpolicy.verdict.PathResult": {
         "text": ("tdxpolicy.render.text:path_text", TEXT),
@@ -120,7 +120,7 @@ RENDERERS: dict[str, dict[str, tuple[str, str]]] = {
     "tdxpolicy.host.preflight.Preflight": {
         "text": ("tdxpolicy.render.host:preflight_text", TEXT),
         "json": ("tdxpolicy.render.host:preflight_json", DOC),
-        "junit": ("tdxpolicy.render.exports:preflight_junit", TEXT),
+        "junit": ("tdxpolicy.render.export_formats:preflight_junit", TEXT),
     },
     "tdxpolicy.host.upload.UpdateResult": {
         "text": ("tdxpolicy.render.host:update_text", TEXT),

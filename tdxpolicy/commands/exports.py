@@ -6,7 +6,7 @@ module, its P-SEAMLDR, the update budget and the kernel's update interface
 (docs/exporters.md). :func:`host_export` puts them together: the facts the decision used, the
 probe of this host when the facts came from it, and, for Prometheus, the update records
 (``update`` appends one per attempt). The renderers are pure functions of this value
-(:mod:`tdxpolicy.render.exports`).
+(:mod:`tdxpolicy.render.export_formats`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The exporter formats as the output registry calls them (``f(result, style) -> str``):
+"""The exporter formats as the output registry calls them (``f(result, style) -> str``), the
+same decisions summarised once by :mod:`.exported` for both NFD and Prometheus:
 adapters from command results to the pure renderers :mod:`.nfd`, :mod:`.prometheus` and
 :mod:`.junit` (docs/exporters.md). Imported only when one of these formats is chosen."""
 
