@@ -10,9 +10,12 @@ The script exits 1 when a median ratio is over the target (docs/performance.md).
 Each command runs as a fresh interpreter (`python -m tdxpolicy ...`, what the console script
 does) N times, interleaved with the baseline so that load on the machine affects both alike;
 the median wall time of each is printed with the ratio. Use `--importtime` to print the
-modules that cost most beyond typer (from `python -X importtime`).
+modules that cost most beyond typer (from `python -X importtime`), and `--deferred` to print
+what the lazy devices keep out of a cold run (docs/performance.md#value-classes): in fresh
+processes that have imported what `can-upgrade` imports, the cost of the first question to
+`dataclasses` about the value classes, and of creating `ErrorCode`.
 
-    python bench/bench_startup.py [--runs 15] [--importtime]
+    python bench/bench_startup.py [--runs 15] [--importtime] [--deferred]
 """
 
 from __future__ import annotations
@@ -69,10 +72,43 @@ def importtime_extra(cmd: list[str], env: dict[str, str], top: int = 15) -> list
     return extra[:top]
 
 
+# Run in a fresh interpreter: import what `can-upgrade` imports, then time what the lazy
+# devices defer. Prints "classes dataclasses_ms processing_ms errorcode_ms".
+_DEFERRED = """
+import sys, time
+import typer
+import tdxpolicy.cli.move_cmds, tdxpolicy.commands.moves, tdxpolicy.sources
+import tdxpolicy.engine.checks, tdxpolicy.catalogue
+assert "dataclasses" not in sys.modules and "tdxpolicy.error_codes" not in sys.modules
+classes = [o for m in list(sys.modules.values()) if m.__name__.startswith("tdxpolicy")
+           for o in vars(m).values() if isinstance(o, type) and o.__module__ == m.__name__
+           and "__value_fields__" in o.__dict__]
+t0 = time.perf_counter(); import dataclasses; t1 = time.perf_counter()
+for c in classes:
+    dataclasses.fields(c)
+t2 = time.perf_counter(); import tdxpolicy.error_codes; t3 = time.perf_counter()
+print(len(classes), (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
+"""
+
+
+def deferred(env: dict[str, str], runs: int) -> None:
+    rows = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", _DEFERRED], env=env, cwd=REPO, check=True,
+                             capture_output=True, text=True).stdout.split()
+        rows.append([float(x) for x in out])
+    n = int(rows[0][0])
+    med = [statistics.median(r[i] for r in rows) for i in (1, 2, 3)]
+    print(f"\nkept out of a cold can-upgrade (median of {runs} fresh processes): import "
+          f"dataclasses {med[0]:.2f} ms, describing {n} value classes {med[1]:.2f} ms, "
+          f"creating ErrorCode {med[2]:.2f} ms")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--importtime", action="store_true")
+    ap.add_argument("--deferred", action="store_true")
     args = ap.parse_args()
     env = _env()
     for cmd in COMMANDS.values():  # warm the bytecode caches
@@ -96,6 +132,8 @@ def main() -> int:
             print(f"\nmodules beyond 'import typer' for {name} (self us, python -X importtime):")
             for us, mod in importtime_extra(COMMANDS[name], env):
                 print(f"  {us:>7}  {mod}")
+    if args.deferred:
+        deferred(env, args.runs)
     if over:
         print(f"over the {TARGET_RATIO}x target: {', '.join(over)}")
     return 1 if over else 0

@@ -9,14 +9,15 @@ images are not in ``blobs/`` (read from the published images by hand; each fact 
 path). Then :func:`tdxpolicy.catalogue_build.build_documents` writes:
 
 - ``tdxpolicy/data/releases/tdx_module_<version>.tdxpolicy``: one policy document per release;
-- ``tdxpolicy/data/catalogue.json``: the same documents precompiled to JSON
-  (``schemas/catalogue.schema.json``), with the SHA-256 digest of the documents' bytes so that
-  the runtime can tell when the documents were edited and re-parse them instead.
+- ``tdxpolicy/data/compiled_catalogue.py``: the same documents precompiled, as the
+  ``catalogue/1`` export (``schemas/catalogue.schema.json``) written as a Python literal,
+  with the SHA-256 digest of the documents' bytes so that the runtime can tell when the
+  documents were edited and re-parse them instead.
 
 Usage::
 
     python scripts/make_embedded_catalogue.py [--intel DIR]   # regenerate everything
-    python scripts/make_embedded_catalogue.py --compile-only  # recompile JSON from documents
+    python scripts/make_embedded_catalogue.py --compile-only  # recompile from the documents
     python scripts/make_embedded_catalogue.py --check         # exit 1 if anything is stale
 
 Every fact comes from Intel's data; nothing is invented. A release that Intel gives no update

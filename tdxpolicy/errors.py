@@ -21,13 +21,25 @@ field or argument it is about.
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence, cast
 
 from ._value import value
 
 if TYPE_CHECKING:  # at run time only the annotation names it; version.py imports this module
+    from .error_codes import ErrorCode
     from .model import Location
+
+
+def __getattr__(name: str) -> Any:
+    # ErrorCode lives in error_codes.py and is created when an error is (its 32 members cost
+    # about 0.35 ms of every cold start: docs/performance.md#value-classes); it is still
+    # importable from here, where it has always been.
+    if name == "ErrorCode":
+        from .error_codes import ErrorCode
+
+        return ErrorCode
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ErrorCode",
@@ -41,53 +53,6 @@ __all__ = [
     "printable",
     "quote_source",
 ]
-
-
-class ErrorCode(StrEnum):
-    """Every ``error.code`` a JSON error document can carry (docs/cli.md#error-codes).
-
-    Scripts branch on these words, so they are a contract: add, never rename. The same set is
-    the ``enum`` of ``error.code`` in schemas/error.schema.json; tests/test_core_errors.py keeps
-    the two equal and checks that every code the package raises is a member."""
-
-    # usage and files
-    USAGE = "usage"  # command line the parser refuses (unknown option, missing argument, ...)
-    INVALID_FLAG = "invalid-flag"  # a flag's value (--cpuid, --remaining, --max-hops, ...)
-    UNREADABLE = "unreadable"  # a named file or directory the OS will not give us
-    UNWRITABLE = "unwritable"  # an output file that cannot be written
-    OUTPUT_EXISTS = "output-exists"  # an output file that exists (no --force)
-    OUTPUT_IS_DIRECTORY = "output-is-directory"  # -o names a directory (nothing is written)
-    UNWRITABLE_RECORD = "unwritable-record"  # update's JSON Lines record cannot be appended
-    # versions and policy sources
-    INVALID_INPUT = "invalid-input"  # malformed input with no more specific code
-    INPUT_TOO_LARGE = "input-too-large"  # standard input over the size limit of what it holds
-    INVALID_VERSION = "invalid-version"
-    INVALID_ARGUMENT = "invalid-argument"  # a Python value of the wrong type or range (API)
-    UNKNOWN_VERSION = "unknown-version"  # `show` of a version no source declares
-    SYNTAX_ERROR = "syntax-error"  # a policy document the grammar refuses
-    INVALID_DOCUMENT = "invalid-document"  # parses, but a value is out of range or contradictory
-    UNSUPPORTED_SOURCE = "unsupported-source"  # a --policy file of no known kind
-    CONFLICTING_FACTS = "conflicting-facts"  # one fact, different values in different sources
-    # host facts
-    INVALID_HOST_FACTS = "invalid-host-facts"  # --facts / fleet input that is not host facts
-    HOST_UNAVAILABLE = "host-unavailable"  # the probe could not read the host (exit 3)
-    NOT_TDX_HOST = "not-tdx-host"  # no tdx_host device at all (exit 3)
-    BAD_HOST_DATA = "bad-host-data"  # a sysfs/procfs file with content we cannot use (exit 3)
-    PERMISSION = "permission"  # a root-only host file read without root (exit 3)
-    MODULE_LOST = "module-lost"  # the module does not answer (reboot required; exit 3)
-    SEAMRET_INVD_VMCS = "seamret-invd-vmcs"  # CPU erratum: runtime updates disabled (exit 3)
-    NO_UPDATE_INTERFACE = "no-update-interface"  # no usable upload directory (exit 3)
-    # images
-    NOT_AN_IMAGE = "not-an-image"
-    TRUNCATED_IMAGE = "truncated-image"
-    IMAGE_TOO_LARGE = "image-too-large"
-    IMAGE_INVALID = "image-invalid"  # convert/join refuse an image that fails verification
-    UNIDENTIFIED_IMAGE = "unidentified-image"  # an --image no catalogue release matches
-    IMAGE_NAME_MISMATCH = "image-name-mismatch"  # a --policy image whose file name claims another release
-    # the operator stopped the command (Ctrl-C, exit 130)
-    INTERRUPTED = "interrupted"
-    # the base class's own code: an error raised without a more specific one
-    ERROR = "error"
 
 
 #: How many characters of the offending line are quoted under an error: a window around the
@@ -168,17 +133,20 @@ class TdxPolicyError(Exception):
     :class:`ErrorCode` (a word outside it is a programming error and raises ``ValueError``
     here, where a test sees it, rather than reaching a user's script)."""
 
-    code: ErrorCode = ErrorCode.ERROR
+    # The class's code is its word (what a subclass sets, compared equal to the member); an
+    # instance carries the ErrorCode member itself, made when the error is.
+    code: ErrorCode = cast("ErrorCode", "error")
     exit_code = 2
 
     def __init__(
         self, problems: Sequence[Problem] | str, *, code: ErrorCode | str | None = None
     ) -> None:
+        from .error_codes import ErrorCode
+
         if isinstance(problems, str):
             problems = [Problem(problems)]
         self.problems: tuple[Problem, ...] = tuple(problems)
-        if code is not None:
-            self.code = ErrorCode(code)
+        self.code = ErrorCode(type(self).code if code is None else code)
         super().__init__(self.render())
 
     @property
@@ -203,7 +171,7 @@ class TdxPolicyError(Exception):
 class InputError(TdxPolicyError):
     """A document, JSON file, image or flag that cannot be used as given."""
 
-    code = ErrorCode.INVALID_INPUT
+    code = cast("ErrorCode", "invalid-input")
 
     @classmethod
     def at(
@@ -228,7 +196,7 @@ class InvalidArgument(InputError, TypeError, ValueError):
     '1.5.06'``. A :class:`TypeError` and a :class:`ValueError` too, for callers that catch those.
     """
 
-    code = ErrorCode.INVALID_ARGUMENT
+    code = cast("ErrorCode", "invalid-argument")
 
     @classmethod
     def expected(cls, where: str, expected: str, got: object) -> InvalidArgument:
@@ -244,11 +212,11 @@ class ConflictError(InputError):
     """The same fact declared with different values in several places
     (docs/policy-format.md, "Merging"); the problems name every location."""
 
-    code = ErrorCode.CONFLICTING_FACTS
+    code = cast("ErrorCode", "conflicting-facts")
 
 
 class HostError(TdxPolicyError):
     """Host facts could not be read (probe failed); exit code 3 per the CLI contract."""
 
-    code = ErrorCode.HOST_UNAVAILABLE
+    code = cast("ErrorCode", "host-unavailable")
     exit_code = 3

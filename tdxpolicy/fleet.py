@@ -46,11 +46,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _enc
 from json.scanner import make_scanner
 from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
+from ._value import replace
 from .catalogue import Catalogue
 from .errors import InputError, TdxPolicyError
 from .output import dumps

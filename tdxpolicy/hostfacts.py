@@ -8,9 +8,8 @@ A fact that was not given is ``None`` (unknown). Checks that need an unknown fac
 
 from __future__ import annotations
 
-from dataclasses import field, replace
 
-from ._value import value
+from ._value import field, replace, value
 from .errors import InvalidArgument
 from .version import Version
 

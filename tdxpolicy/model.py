@@ -11,11 +11,10 @@ by a default value (policy-format.md, "Meaning of a missing fact").
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import field
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
-from ._value import value
+from ._value import field, value
 from .version import Version, VersionSet
 
 __all__ = [

@@ -8,11 +8,10 @@
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import field, replace
 from enum import Enum
 from typing import Any, Mapping
 
-from ._value import value
+from ._value import field, replace, value
 from .errors import InvalidArgument
 from .model import Location
 from .version import Version

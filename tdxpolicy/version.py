@@ -16,14 +16,15 @@ the engine evaluates sets on the hot path of ``fleet`` and ``path``. The test-su
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left, bisect_right
-from dataclasses import field
 from enum import Enum
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, cast
 
-from ._value import value
-from .errors import ErrorCode, InvalidArgument
+from ._value import field, value
+from .errors import InvalidArgument
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .error_codes import ErrorCode
 
 __all__ = [
     "Version",
@@ -45,8 +46,27 @@ __all__ = [
 # Fields are bounded so that a hostile "1.5.99999999999999999999" is an error, not a bignum
 # that later renders as garbage; the kernel's fields are u32-sized at most.
 _MAX_FIELD = 0xFFFF_FFFF
-_VERSION_RE = re.compile(r"\A([0-9]{1,10})\.([0-9]{1,10})\.([0-9]{1,10})\Z")
-_SERIES_WILDCARD_RE = re.compile(r"\A([0-9]{1,10})\.([0-9]{1,10})\.\*\Z")
+#: The spelling parse_version accepts, as a regex (the docs' and tests' oracle; _version_fields
+#: implements it without compiling a regex at import: docs/performance.md#no-json-on-the-text-path).
+VERSION_SYNTAX = r"\A([0-9]{1,10})\.([0-9]{1,10})\.([0-9]{1,10})\Z"
+
+
+def _is_field(part: str) -> bool:
+    """One to ten ASCII digits (``[0-9]{1,10}``)."""
+    return 0 < len(part) <= 10 and part.isascii() and part.isdigit()
+
+
+def _version_fields(text: str, last_may_be_star: bool = False) -> tuple[int, int, int] | None:
+    """The three fields of ``N.N.N`` (:data:`VERSION_SYNTAX`), or ``None`` for any other text.
+    With ``last_may_be_star``, ``N.N.*`` also reads, with ``-1`` for the star."""
+    parts = text.split(".")
+    if len(parts) != 3 or not (_is_field(parts[0]) and _is_field(parts[1])):
+        return None
+    if _is_field(parts[2]):
+        return int(parts[0]), int(parts[1]), int(parts[2])
+    if last_may_be_star and parts[2] == "*":
+        return int(parts[0]), int(parts[1]), -1
+    return None
 
 
 class VersionError(InvalidArgument):
@@ -56,7 +76,7 @@ class VersionError(InvalidArgument):
     error type for bad values. Sources that read documents catch it and re-raise it located.
     """
 
-    code = ErrorCode.INVALID_VERSION
+    code = cast("ErrorCode", "invalid-version")
 
 
 @value(order=True)
@@ -121,11 +141,11 @@ def parse_version(text: str) -> Version:
     """Parse ``N.N.N``; raise :class:`VersionError` with the expectation in words."""
     if not isinstance(text, str):
         raise VersionError(f"expected a version like 1.5.06, got {type(text).__name__}")
-    m = _VERSION_RE.match(text)
-    if m is None:
+    fields = _version_fields(text)
+    if fields is None:
         shown = text if len(text) <= 40 else text[:37] + "..."
         raise VersionError(f"expected a version like 1.5.06, got {shown!r}")
-    major, minor, update = (int(g) for g in m.groups())
+    major, minor, update = fields
     if max(major, minor, update) > _MAX_FIELD:
         raise VersionError(f"version field out of range (at most {_MAX_FIELD}) in {text!r}")
     return Version(major, minor, update, text)
@@ -459,9 +479,9 @@ def parse_version_set(text: str) -> VersionSet:
         if part == "any":
             clauses.append(Clause(Op.ANY))
             continue
-        m = _SERIES_WILDCARD_RE.match(part)
-        if m:
-            clauses.append(Clause(Op.SERIES, Version(int(m.group(1)), int(m.group(2)), 0)))
+        series = _version_fields(part, last_may_be_star=True)
+        if series is not None and series[2] == -1:
+            clauses.append(Clause(Op.SERIES, Version(series[0], series[1], 0)))
             continue
         for op in _OPS:
             if part.startswith(op.value):

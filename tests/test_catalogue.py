@@ -88,20 +88,30 @@ def test_embedded_catalogue_has_all_18_releases() -> None:
     ]
 
 
-def test_compiled_json_is_in_sync_with_the_documents() -> None:
-    """The shipped JSON carries the digest of the shipped documents and holds exactly what
-    parsing them gives (so the fast path never serves other facts than the documents)."""
+def test_compiled_catalogue_is_in_sync_with_the_documents() -> None:
+    """The shipped compiled catalogue carries the digest of the shipped documents and holds
+    exactly what parsing them gives (so the fast path never serves other facts than the
+    documents)."""
     docs = embedded.read_embedded_bytes()
-    compiled = json.loads((RELEASES.parent / "catalogue.json").read_bytes())
+    compiled = embedded.compiled_catalogue()
     assert compiled["digest"] == embedded.digest_documents(docs)
     assert embedded.compiled_is_current()
     parsed = [read_document(b, n, embedded=True) for n, b in sorted(docs.items())]
     assert embedded_documents() == parsed
-    assert (RELEASES.parent / "catalogue.json").read_bytes() == embedded.compile_documents(docs)
+    shipped = (RELEASES.parent / embedded.COMPILED_NAME).read_bytes()
+    assert shipped == embedded.compile_documents(docs)
 
 
-def test_compiled_json_validates_against_schema() -> None:
-    data = json.loads((RELEASES.parent / "catalogue.json").read_bytes())
+def test_compiled_catalogue_is_plain_json_data() -> None:
+    """The literal is the catalogue/1 export itself: JSON values only, so that it reads back
+    through json unchanged (no tuples, sets or other Python-only values slip in)."""
+    data = embedded.compiled_catalogue()
+    assert json.loads(json.dumps(data)) == data
+    assert data["tdxpolicy"] == "catalogue/1"
+
+
+def test_compiled_catalogue_validates_against_schema() -> None:
+    data = embedded.compiled_catalogue()
     errors = list(_validator().iter_errors(data))
     assert errors == []
     data["documents"][0]["releases"][0]["facts"]["mrseam"]["value"] = "0x1234"
@@ -122,9 +132,16 @@ def test_edited_package_is_reparsed_not_served_stale(tmp_path: Path, monkeypatch
     cat = merge(embedded_documents())
     rel = cat.get(parse_version("1.5.16"))
     assert rel is not None and rel.facts.svn is not None and str(rel.facts.svn.value) == "1.12"
-    # a new document is picked up too, and a damaged JSON is not an error
+    # a new document is picked up too, and a damaged compiled catalogue is not an error
     (pkg / "releases" / "tdx_module_1.5.99.tdxpolicy").write_text("format 1\nrelease 1.5.99 {\n}\n")
-    (pkg / "catalogue.json").write_text("{not json")
+    assert parse_version("1.5.99") in merge(embedded_documents())
+    for damage in ("CATALOGUE = {not python", "CATALOGUE = undefined_name\n", "x = 1\n",
+                   "CATALOGUE = {'tdxpolicy': 'catalogue/1', 'digest': 1}\n"):
+        (pkg / embedded.COMPILED_NAME).write_text(damage)
+        assert not embedded.compiled_is_current()
+        assert parse_version("1.5.99") in merge(embedded_documents())
+    (pkg / embedded.COMPILED_NAME).unlink()
+    assert not embedded.compiled_is_current()
     assert parse_version("1.5.99") in merge(embedded_documents())
 
 
@@ -203,7 +220,7 @@ def test_generator_is_up_to_date(intel_dir: Path) -> None:
         [sys.executable, str(REPO / "scripts" / "make_embedded_catalogue.py"), "--intel",
          str(intel_dir), "--check"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "up to date: 18 documents and catalogue.json\n"
+    assert proc.stdout == "up to date: 18 documents and compiled_catalogue.py\n"
 
 
 # --- merging --------------------------------------------------------------------------------------

@@ -377,9 +377,16 @@ def test_help_shows_metavars_not_python_types(command: list[str],
     assert not re.search(r"\b(TEXT|INTEGER|FLOAT)\b", out), out
 
 
+# typer finds the user's shell by walking the process tree (shellingham); a test run with no
+# shell among its ancestors (a detached CI job) would find none. typer's own switch for tests
+# makes the shell an argument instead, so these tests name it.
+_NAMED_SHELL = {"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+
+
 def test_show_completion_prints_a_script() -> None:
     p = subprocess.run([sys.executable, "-m", "tdxpolicy", "--show-completion", "bash"],
-                       capture_output=True, text=True, env=_env(), cwd=REPO, timeout=60)
+                       capture_output=True, text=True, env=_env(**_NAMED_SHELL), cwd=REPO,
+                       timeout=60)
     assert p.returncode == 0, p.stderr
     assert "_TDXPOLICY_COMPLETE=complete_bash" in p.stdout
 
@@ -399,7 +406,7 @@ def test_completion_completes_commands_and_options() -> None:
 
 
 def test_install_completion_writes_the_shell_files(tmp_path: Path) -> None:
-    env = _env(HOME=str(tmp_path), SHELL="/bin/bash")
+    env = _env(HOME=str(tmp_path), SHELL="/bin/bash", **_NAMED_SHELL)
     p = subprocess.run([sys.executable, "-m", "tdxpolicy", "--install-completion", "bash"],
                        capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
     assert p.returncode == 0, p.stderr

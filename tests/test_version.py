@@ -145,3 +145,30 @@ def test_emptiness_check_is_exact(vs: VersionSet) -> None:
         vs.matches(Version(a, b, c)) for a in range(0, 5) for b in range(0, 8) for c in range(0, 133)
     )
     assert verset_is_empty(vs) == brute
+
+
+# parse_version reads N.N.N without a regex (docs/performance.md#no-json-on-the-text-path); the
+# regex it implements, VERSION_SYNTAX, is the oracle. Text is drawn mostly from the characters
+# that matter (digits, dots, '*', non-ASCII digits, whitespace and newlines at the ends).
+_VERSIONISH = st.one_of(
+    st.text(alphabet="0123456789.*\n ٣²", max_size=40),
+    st.from_regex(r"\A[0-9]{1,12}\.[0-9]{1,12}\.([0-9]{1,12}|\*)\Z"),
+    st.text(max_size=20),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_VERSIONISH)
+def test_version_reader_equals_its_regex(text: str) -> None:
+    import re
+
+    from tdxpolicy.version import VERSION_SYNTAX, _version_fields
+
+    m = re.search(VERSION_SYNTAX, text)
+    assert _version_fields(text) == (None if m is None else tuple(int(g) for g in m.groups()))
+    series = re.search(r"\A([0-9]{1,10})\.([0-9]{1,10})\.\*\Z", text)
+    star = _version_fields(text, last_may_be_star=True)
+    if series is not None:
+        assert star == (int(series.group(1)), int(series.group(2)), -1)
+    elif m is None:
+        assert star is None

@@ -48,7 +48,7 @@ def test_wheel_contains_grammars_schemas_and_catalogue(wheel: Path) -> None:
     assert "tdxpolicy/schemas/catalogue.schema.json" in names
     for schema in (REPO / "schemas").glob("*.json"):
         assert f"tdxpolicy/schemas/{schema.name}" in names
-    assert "tdxpolicy/data/catalogue.json" in names
+    assert "tdxpolicy/data/compiled_catalogue.py" in names
     shipped = {n for n in names if n.startswith("tdxpolicy/data/releases/")}
     assert shipped == {f"tdxpolicy/data/releases/{p.name}"
                        for p in (REPO / "tdxpolicy" / "data" / "releases").glob("*.tdxpolicy")}

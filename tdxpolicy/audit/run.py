@@ -8,10 +8,9 @@ relative paths, so output and fingerprints do not depend on where the repository
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import replace
 from typing import Iterable, Sequence
 
-from .._value import value
+from .._value import replace, value
 from ..model import Location, PolicyDocument
 from .findings import Finding, severity_rank
 from .images import AuditImage

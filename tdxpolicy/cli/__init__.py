@@ -20,9 +20,6 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import typer
 
-if TYPE_CHECKING:  # pragma: no cover - main() imports it when it runs
-    from ..errors import ErrorCode
-
 __all__ = ["app", "main", "ExitCode", "emit_json", "json_text"]
 
 
@@ -160,19 +157,22 @@ def emit_json(doc: Any, *, pretty: bool = True) -> None:
 
 
 def _emit_error(
-    code: ErrorCode, message: str, rendered: str, as_json: bool,
+    code: str, message: str, rendered: str, as_json: bool,
     extra: dict[str, Any] | None = None,
 ) -> None:
     """An error through the one way out: JSON on stdout (``--format json``), else text on
-    stderr (docs/cli.md#errors)."""
-    report = _commands.ErrorReport(str(code), message, rendered, extra)
+    stderr (docs/cli.md#errors). ``code`` is a word of ErrorCode (checked here: a word
+    outside it is a programming error)."""
+    report = _commands.ErrorReport(str(_codes.ErrorCode(code)), message, rendered, extra)
     _output.emit(report, "json" if as_json else "text", sys.stdout if as_json else sys.stderr)
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .. import error_codes as _codes
     from .. import output as _output
     from ..commands import about as _commands
 else:  # imported when an error or --version is reported (start-up budget)
+    _codes = LazyModule("tdxpolicy.error_codes")
     _commands = LazyModule("tdxpolicy.commands.about")
     _output = LazyModule("tdxpolicy.output")
 
@@ -221,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # error of its click core derives from typer.TyperException, and Abort is typer.Abort.
     from typer import Abort, TyperException
 
-    from ..errors import ErrorCode, TdxPolicyError
+    from ..errors import TdxPolicyError
 
     from ..render.safe_text import install
 
@@ -259,13 +259,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             ctx = getattr(e, "ctx", None)
             hint = f"\n(try '{ctx.command_path} --help')" if ctx is not None else ""
-            _emit_error(ErrorCode.USAGE, message, message + hint, as_json)
+            _emit_error("usage", message, message + hint, as_json)
         code = ExitCode.INVALID
     except Abort:
-        _emit_error(ErrorCode.INTERRUPTED, "aborted", "aborted", as_json)
+        _emit_error("interrupted", "aborted", "aborted", as_json)
         code = 130
     except KeyboardInterrupt:
-        _emit_error(ErrorCode.INTERRUPTED, "interrupted", "interrupted", as_json)
+        _emit_error("interrupted", "interrupted", "interrupted", as_json)
         code = 130
     except BrokenPipeError:
         # `tdxpolicy list | head`: the reader went away; not an error of ours.
@@ -281,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # (exit 2) with the file and the reason, never a traceback.
         where = f"{e.filename}: " if e.filename else ""
         reason = e.strerror or str(e)
-        _emit_error(ErrorCode.UNREADABLE, f"{where}cannot read: {reason}",
+        _emit_error("unreadable", f"{where}cannot read: {reason}",
                     f"{where}cannot read: {reason}", as_json,
                     {"problems": [{"message": f"cannot read: {reason}",
                                    **({"location": {"file": str(e.filename)}}

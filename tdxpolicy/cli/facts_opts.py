@@ -16,13 +16,13 @@ Only the standard library and typer are imported at module level (start-up speed
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional, Sequence
 
 import typer
 
 from . import LazyModule
+from .._value import replace
 from ..errors import InputError
 from ..hostfacts import HostFacts, parse_cpuid_field
 from ..verdict import MoveOptions
@@ -186,7 +186,7 @@ def host_facts_from_options(
         return base
     if facts is not None:
         changes["origin"] = "file+flags"
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return replace(base, **changes)
 
 
 def move_options_from(

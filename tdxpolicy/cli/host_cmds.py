@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
@@ -33,16 +34,13 @@ from .facts_opts import (
 from .image_cmds import KernelChoice
 from .options import (
     EXPORT_FORMATS,
+    export_format_help,
     FormatOpt,
     HostNameOpt,
     NoDefaultPolicyOpt,
     OutputFormat,
     OutputOpt,
     PolicyOpt,
-    PreflightFormat,
-    PreflightFormatOpt,
-    ProbeFormat,
-    ProbeFormatOpt,
     RecordOpt,
     ToOpt,
     emit_result,
@@ -57,6 +55,32 @@ else:  # the library, imported when a command first uses it (start-up budget)
     lib = LazyModule("tdxpolicy.commands.host")
     exports = LazyModule("tdxpolicy.commands.exports")
 
+class ProbeFormat(str, Enum):
+    """``probe``: also the exporters (docs/exporters.md)."""
+
+    text = "text"
+    json = "json"
+    nfd = "nfd"
+    prometheus = "prometheus"
+
+
+class PreflightFormat(str, Enum):
+    """``preflight``: also JUnit for CI (one test case per check)."""
+
+    text = "text"
+    json = "json"
+    junit = "junit"
+
+
+ProbeFormatOpt = Annotated[
+    ProbeFormat, typer.Option("--format", case_sensitive=False, help=export_format_help(
+        "Output format: text, json;"))
+]
+PreflightFormatOpt = Annotated[
+    PreflightFormat, typer.Option("--format", case_sensitive=False,
+                                  help="Output format: text, json (preflight/1), junit (one "
+                                  "test case per check).")
+]
 TEST_TRUSTED_KEY_HASHES: tuple[str, ...] | None = None
 TEST_CAN_WRITE: Callable[[Path], bool] | None = None
 TEST_CLOCK: tuple[Callable[[], float], Callable[[float], None]] | None = None

@@ -2,9 +2,10 @@
 one way a command's result leaves (docs/cli.md#global-conventions, docs/cli.md#output).
 
 Adding an output format: register its renderer in :data:`tdxpolicy.output.RENDERERS` and add
-the word to the format enum of the command family: :class:`OutputFormat` here (the move,
-host, image and ``show`` commands), ``GraphFormat`` (catalogue_cmds.py), ``DiffFormat``
-(diff_cmds.py), ``FleetFormat`` (move_cmds.py). Each enum lives with the commands that use it,
+the word to the format enum of the command family: :class:`OutputFormat` here (the plain
+text-or-JSON commands), :class:`DecideFormat` and :class:`SelectFormat` here (the move
+commands), ``ProbeFormat`` and ``PreflightFormat`` (host_cmds.py), ``GraphFormat``
+(catalogue_cmds.py), ``DiffFormat`` (diff_cmds.py), ``FleetFormat`` (move_cmds.py). Each enum lives with the commands that use it,
 so that a command does not pay for creating the others' at start-up.
 """
 
@@ -44,23 +45,6 @@ class SelectFormat(str, Enum):
     json = "json"
     nfd = "nfd"
     prometheus = "prometheus"
-
-
-class ProbeFormat(str, Enum):
-    """``probe``: also the exporters (docs/exporters.md)."""
-
-    text = "text"
-    json = "json"
-    nfd = "nfd"
-    prometheus = "prometheus"
-
-
-class PreflightFormat(str, Enum):
-    """``preflight``: also JUnit for CI (one test case per check)."""
-
-    text = "text"
-    json = "json"
-    junit = "junit"
 
 
 #: The formats that describe the host for node-feature-discovery or Prometheus.
@@ -106,15 +90,6 @@ DecideFormatOpt = Annotated[
 SelectFormatOpt = Annotated[
     SelectFormat, typer.Option("--format", case_sensitive=False, help=export_format_help(
         "Output format: text, json (select/1);"))
-]
-ProbeFormatOpt = Annotated[
-    ProbeFormat, typer.Option("--format", case_sensitive=False, help=export_format_help(
-        "Output format: text, json;"))
-]
-PreflightFormatOpt = Annotated[
-    PreflightFormat, typer.Option("--format", case_sensitive=False,
-                                  help="Output format: text, json (preflight/1), junit (one "
-                                  "test case per check).")
 ]
 RecordOpt = Annotated[
     Optional[Path], typer.Option("--record", metavar="FILE",

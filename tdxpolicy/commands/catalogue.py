@@ -4,10 +4,9 @@ engine allows for given host facts)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .._value import value
+from .._value import replace, value
 from ..errors import InputError
 from ..hostfacts import HostFacts
 from ..verdict import MoveOptions

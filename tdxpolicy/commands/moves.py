@@ -15,11 +15,10 @@ the command line:
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Iterable, Sequence
 
-from .._value import value
+from .._value import replace, value
 from ..errors import HostError, InputError, Problem
 from ..hostfacts import HostFacts
 from ..verdict import Check, MoveOptions, PathResult, Result, SelectResult, Verdict

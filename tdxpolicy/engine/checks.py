@@ -23,9 +23,9 @@ version, CPUID, remaining updates), never a fact the catalogue lacks.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import replace
 from typing import Any, Callable, Mapping
 
+from .._value import replace
 from ..catalogue import Catalogue, Release, distinct_versets, show_fact
 from ..hostfacts import HostFacts, cpuid_family_model, format_cpuid
 from ..model import Location, Sourced, StatusKind

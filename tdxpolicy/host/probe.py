@@ -32,11 +32,10 @@ from __future__ import annotations
 
 import errno
 import re
-from dataclasses import field, replace
 from pathlib import Path
 from typing import Any
 
-from .._value import value
+from .._value import field, replace, value
 from ..errors import HostError, InputError, Problem
 from ..generations import Generation, abi, detect_layout
 from ..hostfacts import HostFacts

@@ -22,12 +22,12 @@ from __future__ import annotations
 import datetime as _dt
 import errno
 import time
-from dataclasses import dataclass, field, replace
+import dataclasses
 from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Collection
 
-from .._value import value
+from .._value import field, replace, value
 from ..catalogue import Catalogue
 from ..errors import HostError
 from ..hostfacts import HostFacts
@@ -120,9 +120,9 @@ class UpdateResult:
         return None if self.preflight is None else self.preflight.verdict
 
 
-@dataclass
+@dataclasses.dataclass
 class _Readback:
-    status_seen: list[str] = field(default_factory=list)
+    status_seen: list[str] = dataclasses.field(default_factory=list)
     write_error: str | None = None  # the upload could not be started or fed
     started: bool = False  # `loading`=0 was written: the kernel owns the update now
     vanished: str | None = None  # status unreadable during the poll
@@ -406,7 +406,7 @@ def classify(before: HostFacts, target: Version, rb: _Readback) -> tuple[Outcome
         f"{target}{vanished}")
 
 
-@dataclass
+@dataclasses.dataclass
 class _Context:
     request: UpdateRequest
     info: ImageInfo

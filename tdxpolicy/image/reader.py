@@ -21,12 +21,11 @@ import datetime as _dt
 import os
 import stat
 import struct
-from dataclasses import field
 from enum import IntEnum
 from pathlib import Path
 from typing import Any, Union
 
-from .._value import value
+from .._value import field, value
 from ..errors import InputError
 from ..model import Handoff, Location, Svn
 

@@ -17,23 +17,50 @@ they cannot encode, e.g. ``é`` under ``PYTHONIOENCODING=ascii``, as ``\\xe9``) 
 raising. :func:`os_bytes` recovers the original bytes where bytes are what matters (a
 fingerprint, a SARIF URI).
 
-Standard library only: imported on the start-up path of every command.
+Standard library only: imported on the start-up path of every command, so it imports
+neither :mod:`json` nor :mod:`re` until a document or an escape needs them (about 1.5 ms of a
+cold text-format run; docs/performance.md#no-json-on-the-text-path).
 """
 
 from __future__ import annotations
 
 import codecs
-import json
-import re
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:  # pragma: no cover
+    import re
 
 __all__ = ["ERRORS", "shown", "os_bytes", "dumps", "ascii_json", "install", "is_utf"]
 
 #: Name of the codec error handler registered by this module.
 ERRORS = "tdxpolicy-escape"
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_NON_ASCII = re.compile("[^\x00-\x7f]")
+
+
+def _has_surrogate(text: str) -> bool:
+    # Strict UTF-8 encodes every code point except the surrogates, in C: no regex needed to
+    # answer the common case (nothing to escape).
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _pattern(name: str) -> re.Pattern[str]:
+    """The compiled pattern ``name`` (compiled on first use: see the module doc)."""
+    compiled = _PATTERNS.get(name)
+    if compiled is None:
+        import re
+
+        compiled = _PATTERNS[name] = re.compile(_PATTERN_SOURCES[name])
+    return compiled
+
+
+_PATTERN_SOURCES = {"surrogate": "[\ud800-\udfff]", "non-ascii": "[^\x00-\x7f]"}
+_PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
 def _escape_char(c: str) -> str:
@@ -50,9 +77,9 @@ def _escape_char(c: str) -> str:
 def shown(text: str) -> str:
     """``text`` with every lone surrogate written as ``\\xNN`` / ``\\uXXXX`` (unchanged, and
     not copied, when it has none)."""
-    if _SURROGATE.search(text) is None:
+    if not _has_surrogate(text):
         return text
-    return _SURROGATE.sub(lambda m: _escape_char(m.group()), text)
+    return _pattern("surrogate").sub(lambda m: _escape_char(m.group()), text)
 
 
 def os_bytes(text: str) -> bytes:
@@ -82,15 +109,17 @@ def dumps(doc: Any, *, indent: int | None = 2, compact: bool = False,
     """``json.dumps`` of ``doc`` as text that is valid Unicode whatever the strings held: non-
     ASCII characters are kept as they are, lone surrogates become the escaped text of
     :func:`shown`. ``compact`` gives one line without spaces (JSON Lines)."""
+    import json
+
     if compact:
         text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=default)
     else:
         text = json.dumps(doc, indent=indent, ensure_ascii=False, default=default)
-    if _SURROGATE.search(text) is None:
+    if not _has_surrogate(text):
         return text
     # A surrogate can only stand inside a JSON string (all JSON syntax is ASCII), where its
     # escaped spelling needs its backslash escaped too.
-    return _SURROGATE.sub(_json_escape, text)
+    return _pattern("surrogate").sub(_json_escape, text)
 
 
 def ascii_json(text: str) -> str:
@@ -98,7 +127,7 @@ def ascii_json(text: str) -> str:
     the same document, for a stream that cannot encode more than ASCII."""
     if text.isascii():
         return text
-    return _NON_ASCII.sub(_ascii_escape, text)
+    return _pattern("non-ascii").sub(_ascii_escape, text)
 
 
 def is_utf(stream: Any) -> bool:
