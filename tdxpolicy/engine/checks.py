@@ -23,7 +23,7 @@ version, CPUID, remaining updates), never a fact the catalogue lacks.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from .._value import replace
 from ..catalogue import Catalogue, Release, distinct_versets, show_fact
@@ -136,8 +136,11 @@ Triple = tuple[int, int, int]
 
 
 def seamldr_key(accepted: Sourced[tuple[Version, ...]] | None) -> tuple[Triple, ...] | None:
-    """A release's accepted P-SEAMLDR versions as integer triples."""
-    return None if accepted is None else tuple([m.key for m in accepted.value])
+    """A release's accepted P-SEAMLDR versions as integer triples (``Version.key``, spelled
+    out: this runs for every release on the cold path of ``path``)."""
+    if accepted is None:
+        return None
+    return tuple([(m.major, m.minor, m.update) for m in accepted.value])
 
 
 def platforms_key(table: Sourced[tuple[int, ...]] | None) -> frozenset[int] | None:
@@ -866,19 +869,23 @@ class ReleaseKeys:
     :meth:`VersionSet.matches` decides with)."""
 
     __slots__ = ("release", "version", "target", "svn", "handoff", "module_hv", "features0",
-                 "has_rules", "rules", "deny_from", "rollback_to", "files")
+                 "has_rules", "rules", "deny_from", "rollback_to", "declared_at")
 
     def __init__(self, rel: Release, codes: list[int], target_ids: dict[TargetKey, int]) -> None:
+        # Built for every release a search touches (all of a 10,000-release series on the cold
+        # path of `path`): only the keys are computed here; what is read once per hop, and
+        # rarely (deny/rollback rules, declaring files), stays the release's own tuples.
         self.release, self.version = rel, rel.version
         f = rel.facts
         status = f.status
+        advisories = rel.advisories
         target: TargetKey = (seamldr_key(f.seamldr), platforms_key(f.platforms),
                              f.signing()[0], None if status is None else status.value.kind,
-                             tuple([a.word for a in rel.advisories]))
+                             tuple([a.word for a in advisories]) if advisories else ())
         self.target = target_ids.setdefault(target, len(target_ids))
         self.svn = svn_key(f.svn)
-        self.handoff = handoff_key(f.handoff)
-        self.module_hv = None if self.handoff is None else self.handoff[1]
+        handoff = self.handoff = handoff_key(f.handoff)
+        self.module_hv = None if handoff is None else handoff[1]
         self.features0 = None if f.features0 is None else f.features0.value
         self.has_rules = bool(rel.update_from)
         # (lo, hi, excluded): indices lo <= u <= hi admitted, except those in excluded
@@ -887,9 +894,13 @@ class ReleaseKeys:
             lo, hi, excluded = rule.versions.index_range(codes)
             if lo < hi:
                 self.rules.append((lo, hi - 1, frozenset(excluded) if excluded else None))
-        self.deny_from = [d.versions for d in rel.deny_from]
-        self.rollback_to = [r.versions for r in rel.rollback_to]
-        self.files = [loc.file for loc in rel.declared_at]
+        self.deny_from = rel.deny_from
+        self.rollback_to = rel.rollback_to
+        self.declared_at = rel.declared_at
+
+    def files(self) -> Iterator[str]:
+        """The documents that declare this release (``policy-fresh``)."""
+        return (loc.file for loc in self.declared_at)
 
     def admits(self, u: int) -> bool:
         """Whether one of this release's ``update from`` rules admits release ``u``."""
@@ -1012,7 +1023,7 @@ class HopRules:
             return False
         # policy-fresh: its rule's result per document was judged once, into self._stale.
         return not (self._stale_everywhere or
-                    self._stale and any(f in self._stale for f in k.files))
+                    self._stale and any(f in self._stale for f in k.files()))
 
     def allows(self, u: int, v: int) -> bool:
         """No pair check denies the hop u -> v (v's target half is :meth:`enterable`)."""
@@ -1022,7 +1033,7 @@ class HopRules:
         if update_rule(kv.has_rules, kv.admits(u)) in denying:
             return False
         if kv.deny_from and policy_deny_rule(
-                any(d.matches(ku.version) for d in kv.deny_from), False) in denying:
+                any(d.versions.matches(ku.version) for d in kv.deny_from), False) in denying:
             return False
         svn = svn_rule(ku.svn, kv.svn)
         if svn in denying:
@@ -1031,11 +1042,11 @@ class HopRules:
         if handoff in denying:
             return False
         if v < u:  # the series is sorted: a lower index is a rollback (move_kind)
-            granted = any(r.matches(kv.version) for r in ku.rollback_to)
+            granted = any(r.versions.matches(kv.version) for r in ku.rollback_to)
             if rollback_rule(MoveKind.ROLLBACK, svn, handoff, granted,
                              self._allow_rollback) in denying:
                 return False
-        if self._stale and any(f in self._stale for f in ku.files):
+        if self._stale and any(f in self._stale for f in ku.files()):
             return False
         return features_rule(ku.features0, kv.features0, self._features_ack) not in denying
 
