@@ -18,9 +18,12 @@ Reinstalls (T == R) are not edges. Each edge cites the rule that permits it. Hos
 (:meth:`VersionGraph.filtered`).
 
 Scale: version sets are evaluated on each series' sorted list as index ranges (bisect), not
-per pair, so building the graph is O(n log n) in the number of rules; successor queries cost
-O(releases in the series), and breadth-first searches test each unvisited node at most once
-per frontier node (bench/bench_catalogue.py measures 10,000 releases). Pure: no I/O.
+per pair, so building the graph is O(n log n) in the number of rules; the first successor
+query of a series indexes, for each release, the newer releases whose ``update from`` admits
+it (O(update edges) time and memory), after which a successor query costs O(its edges), so
+listing the whole graph is O(edges), not O(n^2); breadth-first searches test each unvisited
+node at most once per frontier node (bench/bench_catalogue.py measures 10,000 releases). Pure:
+no I/O.
 """
 
 from __future__ import annotations
@@ -151,6 +154,8 @@ class VersionGraph:
             groups.setdefault(r.series, []).append(r)
         self._series: dict[tuple[int, int], _Series] = {}
         self._where: dict[Version, tuple[tuple[int, int], int]] = {}
+        # per series: for each release index, the newer indices that may update from it
+        self._update_targets: dict[tuple[int, int], list[list[int]]] = {}
         for key, rels in groups.items():
             keys = encode_all([r.version for r in rels])
             admits: list[tuple[tuple[IndexRange, Location], ...]] = []
@@ -242,12 +247,31 @@ class VersionGraph:
                     if e is not None and self._ok(e) and e not in out:
                         out.append(e)
         out.sort(key=lambda e: e.target)
-        for t in range(i + 1, len(s.releases)):
+        # Update edges: only the releases whose `update from` admits i can be targets.
+        for t in self._targets_of(s)[i]:
             e = self._edge(s, i, t)
             if self._ok(e):
                 assert e is not None
                 out.append(e)
         return out
+
+    def _targets_of(self, s: _Series) -> list[list[int]]:
+        """For each index i of series ``s``, the newer indices t (ascending) whose ``update
+        from`` rules admit i: the only candidate targets of an update edge from i (deny rules
+        and the filter are still :meth:`_edge`'s and :meth:`_ok`'s to apply)."""
+        targets = self._update_targets.get(s.key)
+        if targets is None:
+            targets = [[] for _ in s.releases]
+            for t, admits in enumerate(s.admits):  # ascending t: each list comes out sorted
+                for rg, _ in admits:
+                    for i in rg.indices():
+                        if i >= t:
+                            break
+                        row = targets[i]
+                        if not row or row[-1] != t:  # several rules of t may admit i
+                            row.append(t)
+            self._update_targets[s.key] = targets
+        return targets
 
     def predecessors(self, v: Version) -> list[Edge]:
         where = self._where.get(v)
