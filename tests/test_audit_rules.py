@@ -63,3 +63,33 @@ def test_every_rule_has_a_trigger_and_a_clean_case() -> None:
     for rule in set(RULE_IDS) - IMAGE_RULES:
         assert any(n.startswith(f"{rule}--trigger") for n in names), rule
         assert any(n.startswith(f"{rule}--clean") for n in names), rule
+
+
+def _neighbours_by_scan(known: list, w: object) -> str:
+    # The rule's words for an unknown version, by a scan of every known release (what the
+    # bisection in audit.rules._neighbours replaces).
+    same = [k for k in known if k.series == w.series]  # type: ignore[attr-defined]
+    below = [k for k in same if k < w]
+    above = [k for k in same if k > w]
+    near = ([below[-1].text] if below else []) + ([above[0].text] if above else [])
+    if not near:
+        return f"no release of series {w.series_text} is known"  # type: ignore[attr-defined]
+    return "nearest known: " + " and ".join(near)
+
+
+def test_unknown_version_neighbours_equal_a_scan() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from tdxpolicy.audit.rules import _neighbours
+    from tdxpolicy.version import Version
+
+    versions = st.builds(Version, st.integers(1, 2), st.integers(0, 2), st.integers(0, 6))
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.sets(versions, max_size=12), versions)
+    def check(known: set, w: Version) -> None:
+        ordered = sorted(known - {w})
+        assert _neighbours(ordered, w) == _neighbours_by_scan(ordered, w)
+
+    check()

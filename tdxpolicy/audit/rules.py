@@ -419,13 +419,43 @@ def _rule_sites(ctx: AuditContext) -> Iterable[tuple[str, Any, Version | None]]:
 
 
 def _neighbours(known: Sequence[Version], w: Version) -> str:
-    same = [k for k in known if k.series == w.series]
-    below = [k for k in same if k < w]
-    above = [k for k in same if k > w]
-    near = ([below[-1].text] if below else []) + ([above[0].text] if above else [])
+    """The known releases of ``w``'s series just below and above it (``known`` sorted oldest
+    first: the series' members are adjacent there, so two lookups by bisection suffice)."""
+    i = bisect.bisect_left(known, w)
+    near = [k.text for k in (known[i - 1] if i else None, known[i] if i < len(known) else None)
+            if k is not None and k != w and k.series == w.series]
     if not near:
         return f"no release of series {w.series_text} is known"
     return "nearest known: " + " and ".join(near)
+
+
+#: A rule longer than this is quoted shortened in messages: a finding per clause must not
+#: repeat an 8,000-clause rule 8,000 times (quadratic output).
+_RULE_QUOTE = 80
+
+
+def _quoted_rule(text: str, clauses: int) -> str:
+    """``text`` (a version set as written), or its first clauses and how many there are."""
+    if len(text) <= _RULE_QUOTE:
+        return text
+    kept: list[str] = []
+    used = 0
+    for clause in text.split(", "):
+        if kept and used + len(clause) > _RULE_QUOTE - 24:
+            break
+        kept.append(clause)
+        used += len(clause) + 2
+    return f"{', '.join(kept)}, ... ({clauses} clauses)"
+
+
+def _rule_key(text: str) -> str:
+    """The rule as a fingerprint key: its text, or the text's SHA-256 when it is long (the key
+    is hashed again for every finding of the rule)."""
+    if len(text) <= 200:
+        return text
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def unknown_version_ref(ctx: AuditContext) -> list[Finding]:
@@ -436,17 +466,20 @@ def unknown_version_ref(ctx: AuditContext) -> list[Finding]:
     ordered = ctx.known
     out: list[Finding] = []
     for word, rule, target in _rule_sites(ctx):
-        for c in rule.versions.clauses:
+        clauses = rule.versions.clauses
+        text = str(rule.versions)
+        shown, key = _quoted_rule(text, len(clauses)), _rule_key(text)
+        where = f" of release {target}" if target is not None else ""
+        for c in clauses:
             if c.op in (Op.ANY, Op.SERIES) or c.version is None or c.version in known:
                 continue
-            where = f" of release {target}" if target is not None else ""
             out.append(_finding(
                 "unknown-version-ref",
-                f"'{word} {rule.versions}'{where} refers to {c.version}, which no source "
+                f"'{word} {shown}'{where} refers to {c.version}, which no source "
                 f"knows as a release ({_neighbours(ordered, c.version)})",
                 [rule.source],
                 target.canonical if target is not None else "",
-                (word, str(rule.versions), c.version.canonical),
+                (word, key, c.version.canonical),
             ))
     return out
 
