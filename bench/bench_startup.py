@@ -15,7 +15,13 @@ what the lazy devices keep out of a cold run (docs/performance.md#value-classes)
 processes that have imported what `can-upgrade` imports, the cost of the first question to
 `dataclasses` about the value classes, and of creating `ErrorCode`.
 
+`--baseline DIR --baseline-python PY` also runs another checkout (e.g. 0.1.0 in a venv with
+its own typer) interleaved with this one, each against its own `import typer`, so that a
+before/after comparison comes from one run under one load. The exit status judges this
+checkout only.
+
     python bench/bench_startup.py [--runs 15] [--importtime] [--deferred]
+                                  [--baseline DIR --baseline-python PY]
 """
 
 from __future__ import annotations
@@ -41,18 +47,37 @@ COMMANDS = {
 }
 
 
-def _env() -> dict[str, str]:
+def _env(repo: Path = REPO) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(repo) + os.pathsep + env.get("PYTHONPATH", "")
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
-def time_once(cmd: list[str], env: dict[str, str]) -> float:
+def time_once(cmd: list[str], env: dict[str, str], cwd: Path = REPO) -> float:
     t0 = time.perf_counter()
     subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   check=False, cwd=REPO)
+                   check=False, cwd=cwd)
     return time.perf_counter() - t0
+
+
+def _typer_version(python: str, env: dict[str, str]) -> str:
+    return subprocess.run([python, "-c", "import typer; print(typer.__version__)"], env=env,
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _print_table(title: str, times: dict[str, list[float]], runs: int) -> list[str]:
+    """Print one side's medians and ratios; return the commands over the target."""
+    base = statistics.median(times["import typer"])
+    print(title)
+    print(f"{'command':<14} {'median ms':>10} {'min ms':>8} {'ratio':>6}  (runs={runs})")
+    over = []
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        print(f"{name:<14} {med * 1000:>10.1f} {min(ts) * 1000:>8.1f} {med / base:>6.2f}")
+        if med / base > TARGET_RATIO:
+            over.append(name)
+    return over
 
 
 def importtime_extra(cmd: list[str], env: dict[str, str], top: int = 15) -> list[tuple[int, str]]:
@@ -109,24 +134,34 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--importtime", action="store_true")
     ap.add_argument("--deferred", action="store_true")
+    ap.add_argument("--baseline", type=Path, help="another checkout to run interleaved")
+    ap.add_argument("--baseline-python", default=sys.executable,
+                    help="the interpreter (venv) for --baseline")
     args = ap.parse_args()
     env = _env()
-    for cmd in COMMANDS.values():  # warm the bytecode caches
-        time_once(cmd, env)
-    times: dict[str, list[float]] = {k: [] for k in COMMANDS}
+    sides = [("this checkout", sys.executable, REPO, env)]
+    if args.baseline is not None:
+        base_repo = args.baseline.resolve()
+        sides.insert(0, ("baseline " + str(base_repo), args.baseline_python, base_repo,
+                         _env(base_repo)))
+    commands = {label: {name: [python, *cmd[1:]] for name, cmd in COMMANDS.items()}
+                for label, python, _, _ in sides}
+    for label, _, repo, side_env in sides:  # warm the bytecode caches
+        for cmd in commands[label].values():
+            time_once(cmd, side_env, repo)
+    times = {label: {k: [] for k in COMMANDS} for label, _, _, _ in sides}
     for _ in range(args.runs):
-        for name, cmd in COMMANDS.items():
-            times[name].append(time_once(cmd, env))
-    base = statistics.median(times["import typer"])
-    print(f"typer {version('typer')}, Python {sys.version.split()[0]}, target ratio "
-          f"<= {TARGET_RATIO}")
-    print(f"{'command':<14} {'median ms':>10} {'min ms':>8} {'ratio':>6}  (runs={args.runs})")
-    over = []
-    for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f"{name:<14} {med * 1000:>10.1f} {min(ts) * 1000:>8.1f} {med / base:>6.2f}")
-        if med / base > TARGET_RATIO:
-            over.append(name)
+        for label, _, repo, side_env in sides:
+            for name, cmd in commands[label].items():
+                times[label][name].append(time_once(cmd, side_env, repo))
+    print(f"Python {sys.version.split()[0]}, target ratio <= {TARGET_RATIO}")
+    over: list[str] = []
+    for label, python, _, side_env in sides:
+        typer_version = (version("typer") if python == sys.executable
+                         else _typer_version(python, side_env))
+        side_over = _print_table(f"\n{label} (typer {typer_version})", times[label], args.runs)
+        if label == "this checkout":
+            over = side_over
     if args.importtime:
         for name in ("can-upgrade", "list"):
             print(f"\nmodules beyond 'import typer' for {name} (self us, python -X importtime):")
