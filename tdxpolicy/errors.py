@@ -24,10 +24,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Sequence, cast
 
 from ._value import value
+from .location import Location
 
-if TYPE_CHECKING:  # at run time only the annotation names it; version.py imports this module
+if TYPE_CHECKING:  # pragma: no cover
     from .error_codes import ErrorCode
-    from .model import Location
 
 
 def __getattr__(name: str) -> Any:

@@ -265,7 +265,7 @@ def emit(result: Any, fmt: str, out: Sink | IO[str] | None = None) -> None:
     if kind in (STREAM, JSON_STREAM):
         write = out.write
         if kind == JSON_STREAM:
-            from .render.safe_text import ascii_json, is_utf
+            from .safe_text import ascii_json, is_utf
 
             stream = out.text if isinstance(out, Sink) else out
             if not is_utf(stream):
@@ -276,7 +276,7 @@ def emit(result: Any, fmt: str, out: Sink | IO[str] | None = None) -> None:
         return
     text = render(result, fmt, style)
     if kind in (DOC, LINE):
-        from .render.safe_text import ascii_json, is_utf
+        from .safe_text import ascii_json, is_utf
 
         stream = out.text if isinstance(out, Sink) else out
         if not is_utf(stream):
@@ -301,7 +301,7 @@ def stderr_sink() -> Sink:
 def json_for(doc: Any, stream: Any, *, pretty: bool = True) -> str:
     """:func:`dumps` and a newline, as ``stream`` can take it: only ASCII (``\\uXXXX``
     escapes, the same document) when the stream cannot encode more."""
-    from .render.safe_text import ascii_json, is_utf
+    from .safe_text import ascii_json, is_utf
 
     text = dumps(doc, pretty=pretty)
     return (text if is_utf(stream) else ascii_json(text)) + "\n"
@@ -310,10 +310,10 @@ def json_for(doc: Any, stream: Any, *, pretty: bool = True) -> str:
 def dumps(doc: Any, *, pretty: bool = True) -> str:
     """Serialise a document: indented for a person, compact (``pretty=False``) for JSON Lines.
 
-    The one JSON policy of the package (render/safe_text.py): non-ASCII text as itself, and
+    The one JSON policy of the package (safe_text.py): non-ASCII text as itself, and
     the result is always valid UTF-8: a lone surrogate (a file name whose bytes are not UTF-8,
     as Python decodes it) is written as the escaped text people see elsewhere (``\\xff``)."""
-    from .render.safe_text import dumps as safe_dumps
+    from .safe_text import dumps as safe_dumps
 
     return safe_dumps(doc, indent=2 if pretty else None, compact=not pretty, default=str)
 

@@ -736,7 +736,7 @@ def _argv_mutate(rng: random.Random, data: bytes, pool: Sequence[bytes]) -> byte
             argv.insert(pos, rng.choice(VALUES))
         elif r < 0.9 and argv:
             i = rng.randrange(len(argv))
-            from tdxpolicy.render.safe_text import os_bytes
+            from tdxpolicy.safe_text import os_bytes
 
             argv[i] = mutate_bytes(rng, os_bytes(argv[i]), ()).decode("utf-8", "surrogateescape")
         else:
@@ -758,7 +758,7 @@ def _argv_execute(ws: Workspace, data: bytes, bound: float) -> list[tuple[list[s
         # never the real host's record, lock or a long wait: the last option wins
         argv += ["--record", "{record}", "--lock-file", "{lock}", "--timeout", "5",
                  "--sysfs-root", "{sysfs}", "--proc-root", "{proc}"]
-    from tdxpolicy.render.safe_text import os_bytes
+    from tdxpolicy.safe_text import os_bytes
 
     for i, a in enumerate(argv):
         # What a real command line can hold: bytes without NUL, as Python decodes them

@@ -447,7 +447,7 @@ def test_json_is_always_valid_utf8() -> None:
     for pretty in (True, False):
         text = output.dumps({"path": name, "note": "café"}, pretty=pretty)
         text.encode("utf-8")
-        # the name as people see it everywhere else (render/safe_text.py): \xff, escaped
+        # the name as people see it everywhere else (safe_text.py): \xff, escaped
         assert "café" in text and "image-\\\\xff.bin" in text
         assert json.loads(text) == {"path": "image-\\xff.bin", "note": "café"}
 

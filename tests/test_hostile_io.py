@@ -146,7 +146,7 @@ def test_fleet_error_line_with_a_lone_surrogate_host(env: dict[str, str],
 
 
 def test_safe_text_spellings() -> None:
-    from tdxpolicy.render.safe_text import ascii_json, dumps, os_bytes, shown
+    from tdxpolicy.safe_text import ascii_json, dumps, os_bytes, shown
 
     assert shown("a\udcffb\ud800") == "a\\xffb\\ud800"
     assert shown("plain é") == "plain é"

@@ -8,9 +8,9 @@ workflow commands). ``tdxpolicy lint`` is this audit restricted to the document 
 
 from __future__ import annotations
 
-from .findings import FailOn, Finding, RuleInfo, Scope, Severity, fails, fingerprint
+from .findings import FailOn, Finding, Scope, Severity, fails, fingerprint
 from .images import AuditImage, ImageFailure, from_image, name_version, unreadable_image
-from .rules import DOCUMENT_RULE_IDS, RULE_IDS, RULES, rule_info
+from .rules import DOCUMENT_RULE_IDS, RULE_IDS, RULES, RuleInfo, rule_info
 from .run import AuditReport, relativize, run_audit
 
 __all__ = [

@@ -7,25 +7,22 @@ the first being the primary one. Findings are data; renderers (:mod:`tdxpolicy.a
 into text, JSON, SARIF and workflow commands.
 
 ``lint`` and ``audit`` share all of it: one :class:`Severity`, one :class:`Finding`, one rule
-table (:data:`tdxpolicy.audit.rules.RULES`, each row a :class:`RuleInfo`). ``lint`` runs the
-rules whose :attr:`RuleInfo.scope` is :attr:`Scope.DOCUMENT`. Rule ids are part of the CLI
-contract: add, never rename.
+table (:data:`tdxpolicy.audit.rules.RULES`, each row a :class:`~tdxpolicy.audit.rules.RuleInfo`,
+which lives with the context its checks read). ``lint`` runs the rules whose scope is
+:attr:`Scope.DOCUMENT`. Rule ids are part of the CLI contract: add, never rename.
 """
 
 from __future__ import annotations
 
 import hashlib
 from enum import Enum
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import Iterable
 
 from .._value import value
 from ..model import Location
-from ..render.safe_text import os_bytes
+from ..safe_text import os_bytes
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .rules import AuditContext
-
-__all__ = ["Severity", "Finding", "RuleInfo", "Scope", "FailOn", "fails", "fingerprint",
+__all__ = ["Severity", "Finding", "Scope", "FailOn", "fails", "fingerprint",
            "severity_rank"]
 
 
@@ -89,27 +86,6 @@ class Scope(str, Enum):
     DOCUMENT = "document"  # what policy documents say, each on its own or against each other
     CATALOGUE = "catalogue"  # what the sources together permit, lack or imply across releases
     IMAGE = "image"  # module images against the sources
-
-
-@value
-class RuleInfo:
-    """One rule: its description (also the SARIF ``reportingDescriptor``) and its check.
-
-    ``security_severity`` is GitHub code scanning's score for the rule (a decimal string from
-    0.1 to 10.0: low below 4, medium below 7, high below 9, critical from 9); docs/audit.md
-    gives the reason for each. ``check`` is the pure function that finds it.
-    """
-
-    id: str
-    name: str  # CamelCase, SARIF `name`
-    severity: Severity
-    scope: Scope
-    security_severity: str
-    short: str
-    full: str
-    help: str
-    basis: str  # the docs/domain.md / policy-format.md rule it rests on
-    check: Callable[[AuditContext], list[Finding]]
 
 
 class FailOn(str, Enum):

@@ -29,7 +29,7 @@ from ..model import (
     Svn,
 )
 from ..version import Op, Version
-from .findings import Finding, RuleInfo, Scope, Severity
+from .findings import Finding, Scope, Severity
 from .images import AuditImage, name_version
 from .intervals import Span, rollback_domain, span_of, update_domain
 
@@ -765,6 +765,27 @@ def platforms_duplicate(ctx: AuditContext) -> list[Finding]:
 # --- the rule table ---------------------------------------------------------------------------
 #
 # Order is the SARIF ``ruleIndex``: new rules go at the end, so existing indexes stay stable.
+
+@value
+class RuleInfo:
+    """One rule: its description (also the SARIF ``reportingDescriptor``) and its check.
+
+    ``security_severity`` is GitHub code scanning's score for the rule (a decimal string from
+    0.1 to 10.0: low below 4, medium below 7, high below 9, critical from 9); docs/audit.md
+    gives the reason for each. ``check`` is the pure function that finds it.
+    """
+
+    id: str
+    name: str  # CamelCase, SARIF `name`
+    severity: Severity
+    scope: Scope
+    security_severity: str
+    short: str
+    full: str
+    help: str
+    basis: str  # the docs/domain.md / policy-format.md rule it rests on
+    check: Callable[[AuditContext], list[Finding]]
+
 
 RULES: tuple[RuleInfo, ...] = (
     RuleInfo(

@@ -223,10 +223,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from ..errors import TdxPolicyError
 
-    from ..render.safe_text import install
+    from ..safe_text import install
 
     # Names that are not valid UTF-8 and text the locale cannot encode are written escaped,
-    # never as a UnicodeEncodeError traceback or invalid bytes (render/safe_text.py).
+    # never as a UnicodeEncodeError traceback or invalid bytes (safe_text.py).
     install(sys.stdout, sys.stderr)
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = _wants_json(args)

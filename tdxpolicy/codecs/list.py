@@ -3,15 +3,12 @@ status for the host facts given."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from ..catalogue import Catalogue, Release, distinct_versets
 from ..verdict import Result, Verdict
 from ..version import Version
 from .verdict import json_value
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..commands.moves import ReleaseList
 
 __all__ = ["TAG", "LIST_TAG", "release_json", "list_json", "write_list_json",
            "release_list_to_json"]
@@ -98,7 +95,21 @@ def write_list_json(
     write("]\n}\n" if first else "\n  ]\n}\n")
 
 
-def release_list_to_json(listing: ReleaseList, write: Callable[[str], object],
+class Listed(Protocol):
+    """What this codec reads of ``list``'s answer (:class:`tdxpolicy.commands.moves.ReleaseList`,
+    a layer above the codecs, which therefore do not import it)."""
+
+    @property
+    def rows(self) -> Iterable[tuple[Release, Verdict | None]]: ...
+
+    @property
+    def from_version(self) -> Version | None: ...
+
+    @property
+    def with_status(self) -> bool: ...
+
+
+def release_list_to_json(listing: Listed, write: Callable[[str], object],
                          style: Any = None) -> None:
     """What ``list --format json`` prints, streamed (:func:`write_list_json`)."""
     write_list_json(write, listing.rows, listing.from_version, listing.with_status)

@@ -3,14 +3,11 @@ every candidate and why it fails. ``hops`` and ``unknown`` on candidates are add
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..verdict import SelectResult
 from ..version import Version
 from .verdict import verdict_json
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..commands.moves import Selection
 
 __all__ = ["TAG", "SELECT_TAG", "select_json", "selection_to_json"]
 
@@ -37,7 +34,18 @@ def select_json(result: SelectResult, from_version: Version | None = None) -> di
     return out
 
 
-def selection_to_json(selection: Selection) -> dict[str, Any]:
+class Selected(Protocol):
+    """What this codec reads of ``select``'s answer (:class:`tdxpolicy.commands.moves.Selection`,
+    a layer above the codecs, which therefore do not import it)."""
+
+    @property
+    def result(self) -> SelectResult: ...
+
+    @property
+    def from_version(self) -> Version | None: ...
+
+
+def selection_to_json(selection: Selected) -> dict[str, Any]:
     """The document of a :class:`~tdxpolicy.commands.moves.Selection` (what ``select``
     prints)."""
     return select_json(selection.result, selection.from_version)

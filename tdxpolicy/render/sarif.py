@@ -28,11 +28,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from ..audit.findings import Finding, RuleInfo, fingerprint
-from ..audit.rules import RULES
+from ..audit.findings import Finding, fingerprint
+from ..audit.rules import RULES, RuleInfo
 from ..audit.run import AuditReport
 from ..model import Location
-from .safe_text import os_bytes
+from ..safe_text import os_bytes
 
 __all__ = ["to_sarif", "SARIF_SCHEMA_URI", "FINGERPRINT_KEY", "HELP_URI_BASE", "help_uri",
            "automation_id"]
