@@ -324,6 +324,59 @@ def _make_init(cls: type, fields: list[_ValueField]) -> Callable[..., None]:
     return __init__
 
 
+def _key(self: Any) -> tuple[Any, ...]:
+    return tuple([getattr(self, a) for a in self.__class__.__value_cmp__])
+
+
+def __eq__(self: Any, other: Any) -> Any:
+    if other.__class__ is self.__class__:
+        return _key(self) == _key(other)
+    return NotImplemented
+
+
+def __hash__(self: Any) -> int:
+    return hash(tuple([getattr(self, a) for a in self.__class__.__value_hash__]))
+
+
+def __repr__(self: Any) -> str:
+    inner = ", ".join(f"{a}={getattr(self, a)!r}" for a in self.__class__.__value_repr__)
+    return f"{self.__class__.__qualname__}({inner})"
+
+
+def __setattr__(self: Any, name: str, val: Any) -> None:
+    raise _frozen_error(f"cannot assign to field {name!r}")
+
+
+def __delattr__(self: Any, name: str) -> None:
+    raise _frozen_error(f"cannot delete field {name!r}")
+
+
+def __lt__(self: Any, other: Any) -> Any:
+    return _key(self) < _key(other) if other.__class__ is self.__class__ else NotImplemented
+
+
+def __le__(self: Any, other: Any) -> Any:
+    return _key(self) <= _key(other) if other.__class__ is self.__class__ else NotImplemented
+
+
+def __gt__(self: Any, other: Any) -> Any:
+    return _key(self) > _key(other) if other.__class__ is self.__class__ else NotImplemented
+
+
+def __ge__(self: Any, other: Any) -> Any:
+    return _key(self) >= _key(other) if other.__class__ is self.__class__ else NotImplemented
+
+
+# The methods every value class shares (``value`` sets them unless the class body has its own).
+_SHARED: dict[str, Callable[..., Any]] = {
+    "__eq__": __eq__, "__hash__": __hash__, "__repr__": __repr__,
+    "__setattr__": __setattr__, "__delattr__": __delattr__,
+}
+_ORDER: dict[str, Callable[..., Any]] = {
+    "__lt__": __lt__, "__le__": __le__, "__gt__": __gt__, "__ge__": __ge__,
+}
+
+
 def replace(obj: T, /, **changes: Any) -> T:
     """``dataclasses.replace`` for a value (any other dataclass instance is handed to it): a
     copy of ``obj`` with ``changes``, built through ``__init__`` (so ``__post_init__`` runs)."""
@@ -351,64 +404,25 @@ def value(cls: Any = None, /, *, order: bool = False) -> Any:
 
     def wrap(cls: C) -> C:
         fields = _read_fields(cls)
-        cmp_names = tuple(f.name for f in fields if f.compare)
-        hash_names = tuple(
-            f.name for f in fields if (f.hash if f.hash is not None else f.compare)
-        )
-        repr_names = tuple(f.name for f in fields if f.repr)
+        cls.__value_cmp__ = tuple(f.name for f in fields if f.compare)  # type: ignore[attr-defined]
+        cls.__value_hash__ = tuple(  # type: ignore[attr-defined]
+            f.name for f in fields if (f.hash if f.hash is not None else f.compare))
+        cls.__value_repr__ = tuple(f.name for f in fields if f.repr)  # type: ignore[attr-defined]
         own = cls.__dict__
         qualname = cls.__qualname__
-
-        def key(self: Any) -> tuple[Any, ...]:
-            return tuple([getattr(self, a) for a in cmp_names])
-
-        def __eq__(self: Any, other: Any) -> Any:
-            if other.__class__ is self.__class__:
-                return key(self) == key(other)
-            return NotImplemented
-
-        def __hash__(self: Any) -> int:
-            return hash(tuple([getattr(self, a) for a in hash_names]))
-
-        def __repr__(self: Any) -> str:
-            inner = ", ".join(f"{a}={getattr(self, a)!r}" for a in repr_names)
-            return f"{qualname}({inner})"
-
-        def __setattr__(self: Any, name: str, val: Any) -> None:
-            raise _frozen_error(f"cannot assign to field {name!r}")
-
-        def __delattr__(self: Any, name: str) -> None:
-            raise _frozen_error(f"cannot delete field {name!r}")
-
-        methods: dict[str, Any] = {
-            "__init__": _make_init(cls, fields),
-            "__eq__": __eq__,
-            "__hash__": __hash__,
-            "__repr__": __repr__,
-            "__setattr__": __setattr__,
-            "__delattr__": __delattr__,
-        }
+        # Only __init__ is made per class (a closure over the field list, for speed); the
+        # other methods are this module's shared functions, which read the field names from
+        # the class: fewer objects to create at import and to free at exit.
+        methods: dict[str, Any] = {"__init__": _make_init(cls, fields), **_SHARED}
         if order:
-
-            def _cmp(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], Any]:
-                def method(self: Any, other: Any) -> Any:
-                    if other.__class__ is self.__class__:
-                        return op(key(self), key(other))
-                    return NotImplemented
-
-                return method
-
-            methods["__lt__"] = _cmp(lambda a, b: a < b)
-            methods["__le__"] = _cmp(lambda a, b: a <= b)
-            methods["__gt__"] = _cmp(lambda a, b: a > b)
-            methods["__ge__"] = _cmp(lambda a, b: a >= b)
+            methods.update(_ORDER)
         for name, fn in methods.items():
             # Like dataclasses: a method written in the class body wins. (__hash__ is special:
             # a class body that defines __eq__ gets __hash__ = None implicitly; ours replaces it.)
             if name in own and not (name == "__hash__" and own[name] is None):
                 continue
-            fn.__qualname__ = f"{qualname}.{name}"
             if name == "__init__":
+                fn.__qualname__ = f"{qualname}.__init__"
                 fn.__signature__ = _signature(fields)
             setattr(cls, name, fn)
         names = tuple(f.name for f in fields)

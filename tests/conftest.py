@@ -7,7 +7,10 @@ area also has tests on data the tests generate themselves.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,14 @@ settings.register_profile(
 settings.load_profile("tdxpolicy")
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The tests never read or write the user's cache of parsed documents
+# (tdxpolicy/sources/document_cache.py): this session, and every command it starts, keeps one
+# of its own, removed at the end.
+_CACHE_HOME = tempfile.mkdtemp(prefix="tdxpolicy-tests-cache-")
+os.environ["XDG_CACHE_HOME"] = _CACHE_HOME
+os.environ.pop("TDXPOLICY_NO_CACHE", None)
+atexit.register(shutil.rmtree, _CACHE_HOME, ignore_errors=True)
 
 
 def _find_intel_dir() -> Path | None:

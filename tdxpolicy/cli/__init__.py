@@ -55,7 +55,7 @@ COMMAND_MODULES: dict[str, str] = {
     "path": "move_cmds",
     "select": "move_cmds",
     "list": "move_cmds",
-    "fleet": "move_cmds",
+    "fleet": "fleet_cmds",
     "image": "image_cmds",
     "probe": "host_cmds",
     "preflight": "host_cmds",

@@ -5,8 +5,9 @@ Adding an output format: register its renderer in :data:`tdxpolicy.output.RENDER
 the word to the format enum of the command family: :class:`OutputFormat` here (the plain
 text-or-JSON commands), :class:`DecideFormat` and :class:`SelectFormat` here (the move
 commands), ``ProbeFormat`` and ``PreflightFormat`` (host_cmds.py), ``GraphFormat``
-(catalogue_cmds.py), ``DiffFormat`` (diff_cmds.py), ``FleetFormat`` (move_cmds.py). Each enum lives with the commands that use it,
-so that a command does not pay for creating the others' at start-up.
+(catalogue_cmds.py), ``DiffFormat`` (diff_cmds.py), ``FleetFormat`` (fleet_cmds.py). Each
+enum lives with the commands that use it, so that a command does not pay for creating the
+others' at start-up.
 """
 
 from __future__ import annotations

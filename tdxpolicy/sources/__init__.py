@@ -45,7 +45,9 @@ __all__ = [
     "MAX_SOURCE_BYTES",
 ]
 
-#: No source file is larger than this (Intel's biggest is a few KiB).
+#: No source file is larger than this (Intel's biggest is a few KiB). A policy document has a
+#: limit of its own (``document.MAX_DOCUMENT_BYTES``), at most this one (a test keeps it so),
+#: so that reading a file needs no import of the document parser.
 MAX_SOURCE_BYTES = 16 * 1024 * 1024
 _DIRECTORY_SUFFIXES = (".tdxpolicy", ".json", ".md", ".blob")
 _HEAD_BYTES = 4096
@@ -60,9 +62,11 @@ def _unreadable(path: Path, err: OSError) -> InputError:
 
 def sniff(path: Path, head: bytes) -> SourceKind | None:
     """The kind of a source file from its name and first bytes; ``None`` if unknown."""
+    if path.suffix == ".tdxpolicy":  # before importing the document code (the document cache)
+        return SourceKind.DOCUMENT
     from .document import looks_like_document
 
-    if path.suffix == ".tdxpolicy" or looks_like_document(head):
+    if looks_like_document(head):
         return SourceKind.DOCUMENT
     from .intel import sniff_kind
 
@@ -106,10 +110,8 @@ def read_stdin_limited(limit: int, what: str) -> bytes:
 
 def load_document(path: Path) -> PolicyDocument:
     """Read and parse one file of any known kind (``-``: standard input)."""
-    from .document import MAX_DOCUMENT_BYTES
-
     if str(path) == STDIN:
-        data = read_stdin_limited(max(MAX_SOURCE_BYTES, MAX_DOCUMENT_BYTES), "a policy source")
+        data = read_stdin_limited(MAX_SOURCE_BYTES, "a policy source")
         return _parse_source(Path(STDIN_NAME), data)
     try:
         st = path.stat()
@@ -118,7 +120,7 @@ def load_document(path: Path) -> PolicyDocument:
             raise InputError.at(f"cannot read {path}: not a regular file", Location(str(path)),
                                 code="unreadable")
         size = st.st_size
-        if size > max(MAX_SOURCE_BYTES, MAX_DOCUMENT_BYTES):
+        if size > MAX_SOURCE_BYTES:
             raise InputError.at(
                 f"file is {size / (1024 * 1024):.1f} MiB; a policy source may be at most "
                 f"{MAX_SOURCE_BYTES // (1024 * 1024)} MiB (is this the right file?)",
@@ -131,14 +133,22 @@ def load_document(path: Path) -> PolicyDocument:
 
 
 def _parse_source(path: Path, data: bytes) -> PolicyDocument:
-    from .document import read_document
-
     name = str(path)
     # The whole sniffing window, not only the 4 KiB a directory walk reads: Intel's README
     # puts its table ~5 KiB in, and a named file must not be refused for where its table is.
     kind = sniff(path, data[:_SNIFF_BYTES])
     if kind is SourceKind.DOCUMENT:
-        return read_document(data, name)
+        # A document parsed before (same bytes, same name, same parsing code) is read back
+        # without lark (docs/performance.md#document-cache).
+        from . import document_cache
+
+        doc = document_cache.load(name, data)
+        if doc is None:
+            from .document import read_document  # lark: only when the document is parsed
+
+            doc = read_document(data, name)
+            document_cache.store(name, data, doc)
+        return doc
     from . import intel
 
     suffix = path.suffix.lower()
@@ -198,12 +208,12 @@ def _expand(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
 
 
 def _is_image(path: Path) -> bool:
+    if path.suffix == ".tdxpolicy":  # before importing the image code: the common case
+        return False
     from .images import IMAGE_SUFFIXES, looks_like_image
 
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return True
-    if path.suffix == ".tdxpolicy":
-        return False
     try:
         with path.open("rb") as fh:
             return looks_like_image(fh.read(16))

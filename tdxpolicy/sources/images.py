@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Collection
 
-from ..errors import ErrorCode, InputError, Problem
+from ..errors import InputError, Problem
 from ..model import (
     DocumentMeta,
     Location,
@@ -82,7 +82,7 @@ def image_document(path: Path, catalogue: Catalogue | None, *,
         problems.insert(0, Problem(
             f"{name} is not used as a policy source: {len(failed)} image check(s) failed "
             "(tdxpolicy image verify shows every check)", Location(name)))
-        raise InputError(problems, code=ErrorCode.IMAGE_INVALID)
+        raise InputError(problems, code="image-invalid")
     s = image.sigstruct
     ident = identify(s.seamhash_hex, catalogue)
     version: Version | None = ident.version
@@ -96,13 +96,13 @@ def image_document(path: Path, catalogue: Catalogue | None, *,
             f"cannot tell which release this image is: no source gives its MRSEAM "
             f"(seamhash 0x{s.seamhash_hex[:16]}...) and its sigstruct carries no version; "
             "add Intel's MRSEAM release table (the tdx-module README) as a --policy source",
-            Location(name), code=ErrorCode.UNIDENTIFIED_IMAGE)
+            Location(name), code="unidentified-image")
     claimed = name_version(name)
     if claimed is not None and claimed != version:
         raise InputError.at(
             f"the file name says {claimed} but the image is {version} (seamhash matched at "
             f"{provenance}): an image whose name lies is not used as a source",
-            Location(name), code=ErrorCode.IMAGE_NAME_MISMATCH)
+            Location(name), code="image-name-mismatch")
     facts = image_release_facts(image)
     if s.date is not None:
         facts = ReleaseFacts(**{**{n: getattr(facts, n) for n in (
