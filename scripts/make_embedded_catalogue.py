@@ -9,10 +9,9 @@ images are not in ``blobs/`` (read from the published images by hand; each fact 
 path). Then :func:`tdxpolicy.catalogue_build.build_documents` writes:
 
 - ``tdxpolicy/data/releases/tdx_module_<version>.tdxpolicy``: one policy document per release;
-- ``tdxpolicy/data/compiled_catalogue.py``: the same documents precompiled, as the
-  ``catalogue/1`` export (``schemas/catalogue.schema.json``) written as a Python literal,
-  with the SHA-256 digest of the documents' bytes so that the runtime can tell when the
-  documents were edited and re-parse them instead.
+- ``tdxpolicy/data/compiled_catalogue.py``: the same documents precompiled, as code that
+  builds the parsed values, with the SHA-256 digest of the documents' bytes so that the
+  runtime can tell when the documents were edited and re-parse them instead.
 
 Usage::
 

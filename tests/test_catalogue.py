@@ -22,6 +22,7 @@ from tdxpolicy.catalogue import merge
 from tdxpolicy.cli import main
 from tdxpolicy.errors import ConflictError
 from tdxpolicy.model import StatusKind
+from tdxpolicy.serialize import CATALOGUE_TAG, document_to_json
 from tdxpolicy.sources import embedded, embedded_documents, load_catalogue, load_documents
 from tdxpolicy.sources.document import read_document
 from tdxpolicy.sources.intel_notes import SERIES_2_0_STATUS, TD_BUILD_ADVISORY
@@ -89,29 +90,25 @@ def test_embedded_catalogue_has_all_18_releases() -> None:
 
 
 def test_compiled_catalogue_is_in_sync_with_the_documents() -> None:
-    """The shipped compiled catalogue carries the digest of the shipped documents and holds
+    """The shipped compiled catalogue carries the digest of the shipped documents and builds
     exactly what parsing them gives (so the fast path never serves other facts than the
-    documents)."""
+    documents), texts that equality ignores included; and it is what compiling gives now."""
     docs = embedded.read_embedded_bytes()
-    compiled = embedded.compiled_catalogue()
-    assert compiled["digest"] == embedded.digest_documents(docs)
+    module = embedded.compiled_module()
+    assert module.DIGEST == embedded.digest_documents(docs)
     assert embedded.compiled_is_current()
     parsed = [read_document(b, n, embedded=True) for n, b in sorted(docs.items())]
     assert embedded_documents() == parsed
+    assert [document_to_json(d) for d in module.documents()] == [document_to_json(d)
+                                                                  for d in parsed]
     shipped = (RELEASES.parent / embedded.COMPILED_NAME).read_bytes()
     assert shipped == embedded.compile_documents(docs)
 
 
-def test_compiled_catalogue_is_plain_json_data() -> None:
-    """The literal is the catalogue/1 export itself: JSON values only, so that it reads back
-    through json unchanged (no tuples, sets or other Python-only values slip in)."""
-    data = embedded.compiled_catalogue()
-    assert json.loads(json.dumps(data)) == data
-    assert data["tdxpolicy"] == "catalogue/1"
-
-
 def test_compiled_catalogue_validates_against_schema() -> None:
-    data = embedded.compiled_catalogue()
+    module = embedded.compiled_module()
+    data = {"tdxpolicy": CATALOGUE_TAG, "digest": module.DIGEST,
+            "documents": [document_to_json(d) for d in module.documents()]}
     errors = list(_validator().iter_errors(data))
     assert errors == []
     data["documents"][0]["releases"][0]["facts"]["mrseam"]["value"] = "0x1234"
@@ -120,10 +117,16 @@ def test_compiled_catalogue_validates_against_schema() -> None:
     ]
 
 
+def test_compiling_refuses_values_it_cannot_write() -> None:
+    with pytest.raises(TypeError, match="cannot compile a set"):
+        embedded._source_of({1}, set())
+
+
 def test_edited_package_is_reparsed_not_served_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Invalidation: change a shipped document and the JSON is ignored (digest mismatch)."""
+    """Invalidation: change a shipped document and the compiled catalogue is ignored (digest
+    mismatch); a damaged one, even under the right digest, is not an error either."""
     pkg = tmp_path / "data"
-    shutil.copytree(RELEASES.parent, pkg)
+    shutil.copytree(RELEASES.parent, pkg, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(embedded, "releases_dir", lambda: pkg / "releases")
     assert embedded.compiled_is_current()
     doc = pkg / "releases" / "tdx_module_1.5.16.tdxpolicy"
@@ -132,13 +135,18 @@ def test_edited_package_is_reparsed_not_served_stale(tmp_path: Path, monkeypatch
     cat = merge(embedded_documents())
     rel = cat.get(parse_version("1.5.16"))
     assert rel is not None and rel.facts.svn is not None and str(rel.facts.svn.value) == "1.12"
-    # a new document is picked up too, and a damaged compiled catalogue is not an error
+    # a new document is picked up too
     (pkg / "releases" / "tdx_module_1.5.99.tdxpolicy").write_text("format 1\nrelease 1.5.99 {\n}\n")
     assert parse_version("1.5.99") in merge(embedded_documents())
-    for damage in ("CATALOGUE = {not python", "CATALOGUE = undefined_name\n", "x = 1\n",
-                   "CATALOGUE = {'tdxpolicy': 'catalogue/1', 'digest': 1}\n"):
+    digest = embedded.digest_documents(embedded.read_embedded_bytes())
+    head = f"DIGEST = {digest!r}\n"
+    for damage in (head + "def documents(:\n", head, head + "def documents():\n    return nowhere\n",
+                   head + "def documents():\n    return [1, 2]\n",
+                   head + "from tdxpolicy.version import Version\n"
+                   "def documents():\n    return (Version(1, 5, -1),)\n",
+                   "DIGEST = 1\ndef documents():\n    return ()\n"):
         (pkg / embedded.COMPILED_NAME).write_text(damage)
-        assert not embedded.compiled_is_current()
+        assert not embedded.compiled_is_current(), damage
         assert parse_version("1.5.99") in merge(embedded_documents())
     (pkg / embedded.COMPILED_NAME).unlink()
     assert not embedded.compiled_is_current()

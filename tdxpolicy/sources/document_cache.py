@@ -78,10 +78,6 @@ def cache_dir() -> Path | None:
     return Path(base) / "tdxpolicy" / "documents"
 
 
-def _package_dir() -> Path:
-    return Path(__file__).resolve().parent.parent
-
-
 def _parsing_code_digest() -> bytes:
     """An identity of the grammar and the parsing modules as installed: each file's size and
     modification time (nanoseconds), once per process. Editing or reinstalling any of them
@@ -92,10 +88,11 @@ def _parsing_code_digest() -> bytes:
         from ..resources import grammar_path
 
         h = _sha256()
-        pkg = _package_dir()
-        for path in (grammar_path("policy.lark"), *(pkg / p for p in _PARSING_CODE)):
+        pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        for path in (str(grammar_path("policy.lark")),
+                     *(os.path.join(pkg, p) for p in _PARSING_CODE)):
             st = os.stat(path)
-            h.update(f"{path.name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+            h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
         _code_digest = h.digest()
     return _code_digest
 
