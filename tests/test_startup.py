@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-HEAVY = ("lark", "jsonschema", "rich", "cryptography", "pydantic", "packaging")
+# hashlib loads OpenSSL (about 2 ms): digests on the start-up path use CPython's built-in
+# SHA-256 (_sha2 from 3.12, _sha256 before; sources/embedded.py).
+HEAVY = ("lark", "jsonschema", "rich", "cryptography", "pydantic", "packaging", "hashlib")
 
 PROBE = """
 import io, json, sys, contextlib

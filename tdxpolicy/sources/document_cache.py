@@ -35,12 +35,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-try:
-    # The built-in module, as for the embedded catalogue's digest (sources/embedded.py):
-    # hashlib would load OpenSSL, about 2 ms.
-    from _sha256 import sha256 as _sha256  # type: ignore[import-not-found,unused-ignore]
-except ImportError:  # pragma: no cover - interpreters without the built-in module
-    from hashlib import sha256 as _sha256
+# The built-in SHA-256, as for the embedded catalogue's digest: hashlib would load OpenSSL.
+from .embedded import builtin_sha256 as _sha256
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..model import PolicyDocument
