@@ -706,6 +706,9 @@ def test_systemd_units(tmp_path: Path) -> None:
     assert "1" in " ".join(values(svc, "SuccessExitStatus")).split()
     assert values(svc, "ProtectSystem") == ["strict"]
     assert values(svc, "NoNewPrivileges") == ["yes"]
+    # the cache of parsed documents has a directory the unit may write, where it looks for it
+    assert values(svc, "CacheDirectory") == ["tdxpolicy"]
+    assert "XDG_CACHE_HOME=/var/cache" in values(svc, "Environment")
     rw = [d.lstrip("-") for d in " ".join(values(svc, "ReadWritePaths")).split()]
 
     commands = [shlex.split(v.lstrip("-")) for v in values(svc, "ExecStart")]
