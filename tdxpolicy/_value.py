@@ -9,9 +9,10 @@ Why not ``@dataclass(frozen=True[, slots=True])``: on Python 3.11 it compiles si
 methods per class with ``exec``; the value types the CLI needs at start-up (versions, model,
 verdicts) made about 200 such calls, 14 ms of every cold run, and cold ``list``/``can-upgrade``
 must stay within 1.3x of ``import typer`` (issues #2 and #3). ``@value`` generates no code:
-``__init__``, ``__eq__``, ``__hash__``, ``__repr__``, the order methods and the frozen
-``__setattr__``/``__delattr__`` are closures over the field list, which it reads from the class
-body itself (annotations in order, defaults, :func:`field` options).
+it reads the fields from the class body itself (annotations in order, defaults, :func:`field`
+options); ``__init__`` is a closure over that field list, and ``__eq__``, ``__hash__``,
+``__repr__``, the order methods and the frozen ``__setattr__``/``__delattr__`` are functions of
+this module that every value class shares, reading the field names the class records.
 
 :mod:`dataclasses` still describes every value class (``dataclasses.fields``, ``replace``,
 ``asdict`` and ``is_dataclass`` work), but only when asked: ``__dataclass_fields__`` is a
