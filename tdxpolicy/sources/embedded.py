@@ -99,21 +99,16 @@ def _parse_all(docs: dict[str, bytes]) -> list[PolicyDocument]:
     return [read_document(data, name, embedded=True) for name, data in sorted(docs.items())]
 
 
-#: Where the classes a compiled document is built from live (``tdxpolicy.model`` otherwise).
-_CLASS_MODULES = {"Location": "tdxpolicy.location", "Version": "tdxpolicy.version",
-                  "VersionSet": "tdxpolicy.version", "Clause": "tdxpolicy.version",
-                  "Op": "tdxpolicy.version"}
-
-
-def _source_of(v: Any, names: set[str]) -> str:
+def _source_of(v: Any, names: set[tuple[str, str]]) -> str:
     """Python source that builds the value ``v``: a value type as a call of its class with its
     fields in order (the positional form every ``@value`` class accepts), an enum member by
-    name, a date, a tuple, or a literal. Anything else is a :class:`TypeError` at build time."""
+    name, a date, a tuple, or a literal. Anything else is a :class:`TypeError` at build time.
+    ``names`` collects the (module, class) pairs the source needs imported."""
     import datetime as _dt
     from enum import Enum
 
     if isinstance(v, Enum):  # before str: the enums are str enums
-        names.add(type(v).__name__)
+        names.add((type(v).__module__, type(v).__name__))
         return f"{type(v).__name__}.{v.name}"
     if v is None or isinstance(v, (bool, int, str)):
         return repr(v)
@@ -124,7 +119,7 @@ def _source_of(v: Any, names: set[str]) -> str:
     fields = type(v).__dict__.get("__value_fields__")
     if fields is None:
         raise TypeError(f"cannot compile a {type(v).__qualname__} into the catalogue")
-    names.add(type(v).__name__)
+    names.add((type(v).__module__, type(v).__name__))
     return (f"{type(v).__name__}("
             + ", ".join(_source_of(getattr(v, f), names) for f in fields) + ")")
 
@@ -133,12 +128,12 @@ def compile_documents(docs: dict[str, bytes]) -> bytes:
     """Parse the documents and write the source of :data:`COMPILED_NAME`: their digest, and
     a function that builds the parsed documents again (one call per value, as the parse left
     them)."""
-    names: set[str] = set()
+    names: set[tuple[str, str]] = set()
     built = "".join(f"        {_source_of(d, names)},\n" for d in _parse_all(docs))
     imports = "from datetime import date as _date\n\n"
     by_module: dict[str, list[str]] = {}
-    for name in sorted(names):
-        by_module.setdefault(_CLASS_MODULES.get(name, "tdxpolicy.model"), []).append(name)
+    for module, name in sorted(names):
+        by_module.setdefault(module, []).append(name)
     for module in sorted(by_module):
         imports += f"from {module} import {', '.join(by_module[module])}\n"
     return (_HEADER + imports + f"\nDIGEST = {digest_documents(docs)!r}\n\n\n"
