@@ -318,6 +318,18 @@ def test_terminal_text_is_coloured_and_wrapped_to_columns() -> None:
     assert not ANSI.search(plain) and ANSI.sub("", text) == plain
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("columns", [50, 60, 72])
+def test_narrow_terminals_keep_every_line_within_the_width(columns: int) -> None:
+    # A citation longer than the message column has room for is right-aligned to the width
+    # instead of overflowing it (at 60 columns it once made 61-character lines).
+    args = ["can-upgrade", "--from", "1.5.06", "--to", "1.5.16", "--seamldr", "2.0.00",
+            "--cpuid", "0x806F8", "--remaining", "5"]
+    lines = ANSI.sub("", _pty_run(args, _env(COLUMNS=str(columns), TERM="xterm"))).splitlines()
+    assert max(len(line) for line in lines) <= columns, [ln for ln in lines if len(ln) > columns]
+    assert any(ln.strip().startswith("[tdx_module_1.5.16.tdxpolicy:") for ln in lines)
+
+
 def test_pipe_keeps_one_line_per_check(capsys: pytest.CaptureFixture[str],
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     args = ["can-upgrade", "--from", "1.5.06", "--to", "1.5.16"]

@@ -129,6 +129,10 @@ def _table(checks: Sequence[Check], color: bool, indent: str = "  ",
             tails = [False] * len(body)
         for i, text in enumerate(body):
             lead = head if i == 0 else " " * column
+            if i and tails[i] and column + len(text) > width:
+                # A citation too long for the message column: right-aligned to the width
+                # instead (it still fits whenever it fits the indent at all).
+                lead = " " * max(len(indent), width - len(text))
             if tail and color and (tails[i] or (i == len(body) - 1 and text.endswith(tail))):
                 plain = text[: len(text) - len(tail.strip() if tails[i] else tail)]
                 text = plain + _c(text[len(plain):], _DIM, True)
