@@ -125,6 +125,11 @@ def parse_version_flag(flag: str, text: str) -> Version:
                          code="invalid-flag") from None
 
 
+def target_flag(to: str | None) -> Version | None:
+    """``--to``: the target version, or ``None`` when not given."""
+    return None if to is None else parse_version_flag("--to", to)
+
+
 def parse_cpuid_flag(text: str, flag: str = "--cpuid") -> int:
     """``0x806F8`` (or ``806F8``): CPUID.1.EAX, 32 bits at most."""
     value = parse_cpuid_field(text.strip())

@@ -23,7 +23,7 @@ from .facts_opts import (
     AssumeUnknownOkOpt,
     StrictOpt,
     move_options_from,
-    parse_version_flag,
+    target_flag,
 )
 from .options import NoDefaultPolicyOpt, OutputFormat, OutputOpt, PolicyOpt, ToOpt, emit_result
 from .move_cmds import MaxHopsOpt
@@ -36,14 +36,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..commands import moves as lib
     from ..fleet import FleetSummary
     from ..verdict import MoveOptions
-    from ..version import Version
 else:  # the library, imported when the command runs (start-up budget)
     lib = LazyModule("tdxpolicy.commands.moves")
     exports = LazyModule("tdxpolicy.commands.exports")
 
-
-def _target(to: "str | None") -> "Version | None":
-    return parse_version_flag("--to", to) if to is not None else None
 
 
 class FleetFormat(str, Enum):
@@ -115,7 +111,7 @@ def fleet_cmd(
         rows = BytesIO()
         summary = lib.run_fleet_file(
             facts_file, rows, PolicySpec.of(policy, no_default_policy), options,
-            target=_target(to), select=select_, max_hops=max_hops,
+            target=target_flag(to), select=select_, max_hops=max_hops,
             fmt="full" if full else "json", keep=keep or ())
         emit_result(exports.fleet_rows(rows.getvalue()), format, output)
     else:
@@ -138,7 +134,7 @@ def _fleet_to(output: Optional[Path], facts_file: str, policy: PolicyOpt,
         assert sink.binary is not None
         summary = lib.run_fleet_file(
             facts_file, sink.binary, PolicySpec.of(policy, no_default_policy), options,
-            target=_target(to),
+            target=target_flag(to),
             select=select_, max_hops=max_hops, fmt=fmt, keep=keep or ())
         if summary.output_closed and not sink.is_file:
             # The reader went away (`fleet ... | head`): point stdout at /dev/null so that

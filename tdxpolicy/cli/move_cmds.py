@@ -26,7 +26,7 @@ from .facts_opts import (
     StrictOpt,
     host_facts_from_options,
     move_options_from,
-    parse_version_flag,
+    target_flag,
 )
 from .options import (
     EXPORT_FORMATS,
@@ -51,7 +51,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..commands import moves as lib
     from ..host.probe import ProbeResult
     from ..hostfacts import HostFacts
-    from ..version import Version
 else:  # the library, imported when a command first uses it (start-up budget)
     lib = LazyModule("tdxpolicy.commands.moves")
     exports = LazyModule("tdxpolicy.commands.exports")
@@ -70,9 +69,6 @@ ImageOpt = Annotated[
 ]
 
 
-
-def _target(to: "str | None") -> "Version | None":
-    return parse_version_flag("--to", to) if to is not None else None
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -100,7 +96,7 @@ def can_upgrade(
 ) -> int:
     """Decide one move (upgrade, reinstall or rollback). Exit 0 allowed, 1 denied."""
     check_output(output)
-    target = _target(to)
+    target = target_flag(to)
     host = host_facts_from_options(from_, seamldr, cpuid, remaining, facts)
     options = move_options_from(allow_debug, allow_rollback, strict, acknowledge,
                                 assume_unknown_ok)
@@ -140,7 +136,7 @@ def path_cmd(
     """Shortest sequence of permitted moves within the remaining-update budget.
     Exit 0 found, 1 none."""
     check_output(output)
-    target = _target(to)
+    target = target_flag(to)
     host = host_facts_from_options(from_, seamldr, cpuid, remaining, facts)
     options = move_options_from(allow_debug, allow_rollback, strict, acknowledge,
                                 assume_unknown_ok)

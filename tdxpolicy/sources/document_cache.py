@@ -23,7 +23,8 @@ Why an entry can never serve other facts than parsing would:
 
 The entries are the document's JSON-shaped data written with :mod:`marshal` (no import, and
 reading it executes nothing), behind a header line. Writing is best effort (a read-only home
-is not an error) and atomic; the directory keeps the :data:`KEEP` most recent entries.
+is not an error) and atomic (:func:`tdxpolicy.atomic.write_atomic`); the directory keeps the
+:data:`KEEP` most recent entries.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 # The built-in SHA-256, as for the embedded catalogue's digest: hashlib would load OpenSSL.
-from .embedded import builtin_sha256 as _sha256
+from .embedded import builtin_sha256
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..model import PolicyDocument
@@ -83,7 +84,7 @@ def _parsing_code_digest() -> bytes:
     if _code_digest is None:
         from ..resources import grammar_path
 
-        h = _sha256()
+        h = builtin_sha256()
         pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         for path in (str(grammar_path("policy.lark")),
                      *(os.path.join(pkg, p) for p in _PARSING_CODE)):
@@ -100,7 +101,7 @@ def entry_path(name: str, data: bytes, embedded: bool = False) -> Path | None:
         return None
     from .. import __version__
 
-    h = _sha256(_MAGIC)
+    h = builtin_sha256(_MAGIC)
     h.update(_parsing_code_digest())
     context = (f"{__version__}\0{sys.version_info[0]}.{sys.version_info[1]}\0"
                f"{marshal.version}\0{int(embedded)}\0").encode()
@@ -153,23 +154,18 @@ def store(name: str, data: bytes, doc: PolicyDocument) -> None:
         return
     from ..serialize import document_to_json
 
+    from ..atomic import write_atomic
+    from ..errors import InputError
+
     try:
         payload = _MAGIC + marshal.dumps(document_to_json(doc))
         directory = path.parent
         os.makedirs(directory, mode=0o700, exist_ok=True)
         if not _private(os.stat(directory), is_dir=True):
             return  # someone else's or shared directory: neither read nor written
-        tmp = directory / f".{path.name}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_atomic(path, payload, mode=0o600)
         _prune(directory)
-    except (OSError, ValueError):
+    except (OSError, ValueError, InputError):
         return
 
 

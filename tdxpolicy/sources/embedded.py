@@ -36,7 +36,6 @@ except ImportError:
         from _sha256 import sha256 as builtin_sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
     except ImportError:  # pragma: no cover - interpreters without either built-in module
         from hashlib import sha256 as builtin_sha256  # type: ignore[assignment,unused-ignore]
-_sha256 = builtin_sha256
 
 __all__ = [
     "COMPILED_NAME",
@@ -84,7 +83,7 @@ def read_embedded_bytes() -> dict[str, bytes]:
 def digest_documents(docs: dict[str, bytes]) -> str:
     """SHA-256 over every (name, bytes), in name order, length-prefixed so that no two
     different sets of documents give the same byte stream."""
-    h = _sha256()
+    h = builtin_sha256()
     for name in sorted(docs):
         raw = name.encode("utf-8")
         h.update(len(raw).to_bytes(8, "little") + raw)
