@@ -18,23 +18,21 @@ raising. :func:`os_bytes` recovers the original bytes where bytes are what matte
 fingerprint, a SARIF URI).
 
 Standard library only: imported on the start-up path of every command, so it imports
-neither :mod:`json` nor :mod:`re` until a document or an escape needs them (about 1.5 ms of a
-cold text-format run; docs/performance.md#no-json-on-the-text-path).
+:mod:`json` only when a document is written, and leaves its two patterns to :mod:`re`'s own
+cache, compiled the first time an escape is needed (about 1.5 ms of a cold text-format run;
+docs/performance.md#no-json-on-the-text-path).
 """
 
 from __future__ import annotations
 
 import codecs
-from typing import TYPE_CHECKING, Any, TextIO
-
-if TYPE_CHECKING:  # pragma: no cover
-    import re
+import re
+from typing import Any, TextIO
 
 __all__ = ["ERRORS", "shown", "os_bytes", "dumps", "ascii_json", "install", "is_utf"]
 
 #: Name of the codec error handler registered by this module.
 ERRORS = "tdxpolicy-escape"
-
 
 
 def _has_surrogate(text: str) -> bool:
@@ -49,18 +47,9 @@ def _has_surrogate(text: str) -> bool:
     return False
 
 
-def _pattern(name: str) -> re.Pattern[str]:
-    """The compiled pattern ``name`` (compiled on first use: see the module doc)."""
-    compiled = _PATTERNS.get(name)
-    if compiled is None:
-        import re
-
-        compiled = _PATTERNS[name] = re.compile(_PATTERN_SOURCES[name])
-    return compiled
-
-
-_PATTERN_SOURCES = {"surrogate": "[\ud800-\udfff]", "non-ascii": "[^\x00-\x7f]"}
-_PATTERNS: dict[str, re.Pattern[str]] = {}
+# Given to re.sub as text: re compiles each on first use and keeps it in its cache.
+_SURROGATE = "[\ud800-\udfff]"
+_NON_ASCII = "[^\x00-\x7f]"
 
 
 def _escape_char(c: str) -> str:
@@ -79,7 +68,7 @@ def shown(text: str) -> str:
     not copied, when it has none)."""
     if not _has_surrogate(text):
         return text
-    return _pattern("surrogate").sub(lambda m: _escape_char(m.group()), text)
+    return re.sub(_SURROGATE, lambda m: _escape_char(m.group()), text)
 
 
 def os_bytes(text: str) -> bytes:
@@ -119,7 +108,7 @@ def dumps(doc: Any, *, indent: int | None = 2, compact: bool = False,
         return text
     # A surrogate can only stand inside a JSON string (all JSON syntax is ASCII), where its
     # escaped spelling needs its backslash escaped too.
-    return _pattern("surrogate").sub(_json_escape, text)
+    return re.sub(_SURROGATE, _json_escape, text)
 
 
 def ascii_json(text: str) -> str:
@@ -127,7 +116,7 @@ def ascii_json(text: str) -> str:
     the same document, for a stream that cannot encode more than ASCII."""
     if text.isascii():
         return text
-    return _pattern("non-ascii").sub(_ascii_escape, text)
+    return re.sub(_NON_ASCII, _ascii_escape, text)
 
 
 def is_utf(stream: Any) -> bool:
