@@ -339,3 +339,45 @@ def generated_catalogue(
                 update_from=rules, deny_from=deny, rollback_to=rollback,
             ))
     return catalogue(*blocks)
+
+
+def fleet_validator(name: str = "fleet") -> Any:
+    """A JSON Schema validator for one of the fleet contracts (``fleet``, ``fleet-row``,
+    ``fleet-summary``), with the schemas they refer to registered."""
+    import jsonschema
+    from referencing import Registry, Resource
+
+    from tdxpolicy.resources import schema_path
+
+    resources = []
+    for n in ("verdict", "select", "fleet", "fleet-row", "fleet-summary"):
+        doc = json.loads(schema_path(f"{n}.schema.json").read_text())
+        resources.append((doc["$id"], Resource.from_contents(doc)))
+    schema = json.loads(schema_path(f"{name}.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema, registry=Registry().with_resources(resources))
+
+
+def assert_search_agrees_with_decide(cat: Catalogue, host: HostFacts,
+                                     opts: MoveOptions) -> int:
+    """The path search's provider (engine.checks.HopRules, through plan._Search) against
+    :func:`tdxpolicy.engine.decide` on every ordered pair of releases of each series, from a
+    host that runs the first of the pair; returns how many pairs were compared."""
+    from tdxpolicy.engine import decide
+    from tdxpolicy.engine.checks import series_keys
+    from tdxpolicy.engine.plan import _Search
+
+    checked = 0
+    for series in sorted({r.version.series for r in cat.releases}):
+        s = series_keys(cat, series)
+        search = _Search(cat, host, opts, s)
+        for u, ru in enumerate(s.releases):
+            state = HostFacts(ru.version, host.seamldr_version, host.cpuid, 3)
+            for v, rv in enumerate(s.releases):
+                if u == v:
+                    continue
+                want = decide(cat, state, rv.version, opts).allowed
+                got = search.viable(v) and search.edge(u, v)
+                assert got == want, (ru.version, rv.version, host, opts)
+                checked += 1
+    return checked
+

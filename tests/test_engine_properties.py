@@ -12,12 +12,16 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from factories import catalogue_from_spec, facts, generated_catalogue, options
+from factories import (
+    assert_search_agrees_with_decide,
+    catalogue_from_spec,
+    facts,
+    generated_catalogue,
+    options,
+)
 from tdxpolicy.catalogue import Catalogue
 from tdxpolicy.engine import CHECK_ORDER, decide, plan, select
 from tdxpolicy.engine.checks import move_kind
-from tdxpolicy.engine.checks import series_keys
-from tdxpolicy.engine.plan import _Search
 from tdxpolicy.hostfacts import HostFacts
 from tdxpolicy.verdict import MoveKind, MoveOptions, Result
 from tdxpolicy.version import Version
@@ -265,17 +269,7 @@ def test_path_is_shortest_allowed_and_within_budget(world: Any, max_hops: int | 
 def test_search_predicates_equal_decide(world: Any) -> None:
     """The search's provider (checks.HopRules) must agree with decide exactly."""
     cat, host, opts = world
-    for series in {r.version.series for r in cat.releases}:
-        s = series_keys(cat, series)
-        search = _Search(cat, host, opts, s)
-        for u, ru in enumerate(s.releases):
-            state = HostFacts(ru.version, host.seamldr_version, host.cpuid, 3)
-            for v, rv in enumerate(s.releases):
-                if u == v:
-                    continue
-                want = decide(cat, state, rv.version, opts).allowed
-                assert (search.viable(v) and search.edge(u, v)) == want, (ru.version,
-                                                                          rv.version)
+    assert_search_agrees_with_decide(cat, host, opts)
 
 
 @given(worlds(), st.data())

@@ -14,19 +14,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from referencing import Registry, Resource
 
+from factories import fleet_validator
 from tdxpolicy.cli import main
 from tdxpolicy.errors import InputError
 from tdxpolicy.engine import decide, select
 from tdxpolicy.fleet import FleetDecider, run_fleet
 from tdxpolicy.codecs.select import select_json
 from tdxpolicy.codecs.verdict import verdict_json
-from tdxpolicy.resources import schema_path
 from tdxpolicy.sources import load_catalogue
 from tdxpolicy.codecs.hostfacts import facts_from_obj
 from tdxpolicy.verdict import MoveOptions
@@ -37,18 +35,9 @@ SITE = REPO / "tests" / "data" / "move" / "site.tdxpolicy"
 TODAY = dt.date(2026, 6, 1)
 
 
-def _fleet_validator(name: str = "fleet") -> jsonschema.Draft202012Validator:
-    resources = []
-    for n in ("verdict", "select", "fleet", "fleet-row", "fleet-summary"):
-        doc = json.loads(schema_path(f"{n}.schema.json").read_text())
-        resources.append((doc["$id"], Resource.from_contents(doc)))
-    schema = json.loads(schema_path(f"{name}.schema.json").read_text())
-    return jsonschema.Draft202012Validator(schema, registry=Registry().with_resources(resources))
-
-
-VALIDATOR = _fleet_validator()  # --full lines
-ROW_VALIDATOR = _fleet_validator("fleet-row")  # the default compact rows
-SUMMARY_VALIDATOR = _fleet_validator("fleet-summary")
+VALIDATOR = fleet_validator()  # --full lines
+ROW_VALIDATOR = fleet_validator("fleet-row")  # the default compact rows
+SUMMARY_VALIDATOR = fleet_validator("fleet-summary")
 CAT = load_catalogue([SITE], include_default=False)
 OPTS = MoveOptions(today=TODAY, acknowledged=frozenset({"all"}))
 

@@ -14,27 +14,16 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-import jsonschema
 import pytest
-from referencing import Registry, Resource
 
+from factories import fleet_validator
 from tdxpolicy.cli import main
-from tdxpolicy.resources import schema_path
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = REPO / "tests" / "data" / "move" / "site.tdxpolicy"
 POLICY = ["--policy", str(SITE), "--no-default-policy", "--acknowledge", "all"]
 GOOD = {"module_version": "9.1.00", "seamldr_version": "9.1.02", "cpuid": ["0x806F8"],
         "num_remaining_updates": 3}
-
-
-def _validator(name: str) -> jsonschema.Draft202012Validator:
-    resources = []
-    for n in ("verdict", "select", "fleet", "fleet-row", "fleet-summary"):
-        doc = json.loads(schema_path(f"{n}.schema.json").read_text())
-        resources.append((doc["$id"], Resource.from_contents(doc)))
-    schema = json.loads(schema_path(f"{name}.schema.json").read_text())
-    return jsonschema.Draft202012Validator(schema, registry=Registry().with_resources(resources))
 
 
 def _fleet_file(tmp_path: Path, n: int = 3, name: str = "hosts.jsonl") -> Path:
@@ -161,7 +150,7 @@ def test_summary_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     out, err = capsys.readouterr()
     assert code == 2
     doc = json.loads(summary.read_text())
-    _validator("fleet-summary").validate(doc)
+    fleet_validator("fleet-summary").validate(doc)
     assert doc["actions"] == {"update": 1, "current": 1, "blocked": 1, "error": 1}
     assert doc["failing_checks"] == {"remaining-updates": 1}
     assert doc["hosts"] == 4 and doc["exit_code"] == 2 and doc["complete"] is True
@@ -187,13 +176,13 @@ def test_full_keep_and_formats_through_the_cli(tmp_path: Path,
                  "--keep", "sku"]) == 0
     out, _ = capsys.readouterr()
     row = json.loads(out)
-    _validator("fleet-row").validate(row)
+    fleet_validator("fleet-row").validate(row)
     assert (row["rack"], row["sku"], row["action"]) == ("r7", 3, "update")
     assert main(["fleet", str(f), "--to", "9.1.02", *POLICY, "--keep", "rack", "--keep", "sku",
                  "--full"]) == 0
     out, _ = capsys.readouterr()
     doc = json.loads(out)
-    _validator("fleet").validate(doc)
+    fleet_validator("fleet").validate(doc)
     assert doc["tdxpolicy"] == "verdict/1" and doc["rack"] == "r7"
     assert len(out) > 5 * len(json.dumps(row))
     assert main(["fleet", str(f), "--select", *POLICY, "--keep", "rack", "--keep", "sku",

@@ -20,15 +20,17 @@ import importlib
 from typing import Any
 
 import pytest
-from factories import facts, generated_catalogue, intel_catalogue, options
+from factories import (
+    assert_search_agrees_with_decide,
+    facts,
+    generated_catalogue,
+    intel_catalogue,
+    options,
+)
 
 from tdxpolicy.catalogue import Catalogue
-from tdxpolicy.engine import decide
 from tdxpolicy.engine.checks import _rollback_rule, move_kind, pair_outcomes
-from tdxpolicy.engine.checks import series_keys
-from tdxpolicy.engine.plan import _Search
 from tdxpolicy.graph import VersionGraph
-from tdxpolicy.hostfacts import HostFacts
 from tdxpolicy.verdict import MoveKind, MoveOptions, Result
 
 CATALOGUES = [
@@ -61,21 +63,7 @@ def _worlds() -> list[tuple[str, Catalogue]]:
 
 
 def _assert_search_agrees(cat: Catalogue, host: dict[str, Any], opts: MoveOptions) -> int:
-    checked = 0
-    for series in sorted({r.version.series for r in cat.releases}):
-        s = series_keys(cat, series)
-        search = _Search(cat, facts(host), opts, s)
-        base = facts(host)
-        for u, ru in enumerate(s.releases):
-            state = HostFacts(ru.version, base.seamldr_version, base.cpuid, 3)
-            for v, rv in enumerate(s.releases):
-                if u == v:
-                    continue
-                want = decide(cat, state, rv.version, opts).allowed
-                got = search.viable(v) and search.edge(u, v)
-                assert got == want, (ru.version, rv.version, host, opts)
-                checked += 1
-    return checked
+    return assert_search_agrees_with_decide(cat, facts(host), opts)
 
 
 @pytest.mark.parametrize("host", HOSTS, ids=["1.5-loader", "2.0-loader", "unknown"])
